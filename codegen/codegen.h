@@ -1,0 +1,22 @@
+/* The back door: a planned graph in, C text out. */
+#ifndef NNCC_CODEGEN_H
+#define NNCC_CODEGEN_H
+
+#include "cbuf.h"
+#include "diag.h"
+#include "ir.h"
+
+typedef struct cg_options {
+  const char *prefix;      /* symbol prefix, a C identifier; default "model" */
+  const char *header_name; /* how the .c includes the .h, e.g. "model.h" */
+  const char *command;     /* the nncc command line, for the banner */
+  bool openmp;             /* mark heavy loops for OpenMP */
+} cg_options;
+
+/* Writes the inference source and its header. */
+nn_status cg_emit_model(ir_graph *g, const cg_options *o, cbuf *c_out, cbuf *h_out);
+/* Writes a main() that reads raw inputs, runs the model, writes raw outputs
+ * (used by `nncc run`): prog REPEAT IN_FILES... OUT_FILES... */
+void cg_emit_harness(const ir_graph *g, const cg_options *o, cbuf *out);
+
+#endif

@@ -1,0 +1,299 @@
+/* nncc run MODEL: compile, build with the system C compiler, run, collect.
+ * Inputs and outputs cross to the built program as raw bytes in a private
+ * temporary directory. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codegen.h"
+#include "driver.h"
+#include "file.h"
+#include "npy.h"
+#include "onnx.h"
+
+typedef struct run_input {
+  const char *name; /* NULL: by position */
+  const char *path;
+} run_input;
+
+/* Runs argv[0] with stdout/stderr to log (when given); returns its exit status. */
+static int spawn(char **args, const char *log, const char *threads) {
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    if (log) {
+      int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+    }
+    if (threads)
+      setenv("OMP_NUM_THREADS", threads, 1);
+    execvp(args[0], args);
+    fprintf(stderr, "nncc: cannot run %s: %s\n", args[0], strerror(errno));
+    _exit(127);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static nn_status read_input(const char *path, mem_arena *mem, ir_tensor *t) {
+  size_t n = strlen(path);
+  if (n > 4 && strcmp(path + n - 4, ".npy") == 0)
+    return npy_read(path, mem, t);
+  return onnx_read_tensor_file(path, mem, t);
+}
+
+/* Matches input files to graph inputs (by name or order) and fixes open
+ * dimensions from the files' shapes. */
+static nn_status bind_inputs(ir_graph *g, driver_options *o, run_input *in, int n_in,
+                             ir_tensor **data) {
+  if (n_in != g->n_inputs)
+    return diag_error(g->path, "the model has %d inputs; %d given with --input", g->n_inputs, n_in);
+  for (int i = 0; i < n_in; i++) {
+    int k = i;
+    if (in[i].name) {
+      for (k = 0; k < g->n_inputs && strcmp(g->inputs[k]->name, in[i].name); k++)
+        ;
+      if (k == g->n_inputs)
+        return diag_error(g->path, "--input %s: the model has no input of that name", in[i].name);
+    }
+    if (data[k])
+      return diag_error(g->path, "input '%s' is given twice", g->inputs[k]->name);
+    data[k] = mem_alloc(g->mem, sizeof *data[k]);
+    data[k]->name = g->inputs[k]->name;
+    if (read_input(in[i].path, g->mem, data[k]) != NN_OK)
+      return NN_ERR;
+    ir_tensor *t = g->inputs[k];
+    bool open = t->rank < 0;
+    for (int d = 0; d < t->rank; d++)
+      open |= t->dims[d] < 0;
+    bool bound = false;
+    for (int s = 0; s < o->n_shapes; s++)
+      bound |= strcmp(o->shapes[s].name, t->name) == 0;
+    if (open && !bound && o->n_shapes < (int)(sizeof o->shapes / sizeof *o->shapes)) {
+      shape_binding *b = &o->shapes[o->n_shapes++];
+      b->name = t->name;
+      b->rank = data[k]->rank;
+      memcpy(b->dims, data[k]->dims, sizeof b->dims);
+      diag_note("input '%s': open dimensions fixed from %s", t->name, in[i].path);
+    }
+  }
+  return NN_OK;
+}
+
+static nn_status check_input(const ir_graph *g, const ir_tensor *want, const ir_tensor *got) {
+  char a[256], b[256];
+  bool same = want->dtype == got->dtype && want->rank == got->rank;
+  for (int d = 0; same && d < want->rank; d++)
+    same = want->dims[d] == got->dims[d];
+  if (!same)
+    return diag_error(g->path, "input '%s' wants %s%s, the file holds %s%s", want->name,
+                      ir_dtype_name(want->dtype), ir_shape_str(want, a, sizeof a),
+                      ir_dtype_name(got->dtype), ir_shape_str(got, b, sizeof b));
+  return NN_OK;
+}
+
+static void print_output(const ir_tensor *t, const void *data) {
+  char shape[256];
+  printf("output %s: %s%s", t->name, ir_dtype_name(t->dtype), ir_shape_str(t, shape, sizeof shape));
+  ir_tensor view = *t;
+  view.data = (void *)data;
+  int64_t n = ir_numel(t);
+  printf(" = [");
+  for (int64_t i = 0; i < n && i < 8; i++)
+    printf("%s%.6g", i ? ", " : "", ir_weight_float(&view, i));
+  printf("%s]\n", n > 8 ? ", ..." : "");
+}
+
+static char *path_in(mem_arena *mem, const char *dir, const char *name) {
+  return mem_printf(mem, "%s/%s", dir, name);
+}
+
+/* Builds the program in dir: $CC $NNCC_CFLAGS -fopenmp model.c main.c -lm. */
+static nn_status build(const ir_graph *g, const char *dir, mem_arena *mem) {
+  const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+  const char *flags = getenv("NNCC_CFLAGS") ? getenv("NNCC_CFLAGS") : "-O2 -march=native";
+  char *args[64];
+  int n = 0;
+  args[n++] = (char *)cc;
+  char *copy = mem_strdup(mem, flags);
+  for (char *tok = strtok(copy, " \t"); tok && n < 56; tok = strtok(NULL, " \t"))
+    args[n++] = tok;
+  args[n++] = "-fopenmp";
+  args[n++] = "-o";
+  args[n++] = path_in(mem, dir, "prog");
+  args[n++] = path_in(mem, dir, "model.c");
+  args[n++] = path_in(mem, dir, "main.c");
+  args[n++] = "-lm";
+  args[n] = NULL;
+  const char *log = path_in(mem, dir, "build.log");
+  if (spawn(args, log, NULL) != 0)
+    return diag_error(g->path, "the C compiler (%s) failed on the generated code; see %s", cc, log);
+  return NN_OK;
+}
+
+static nn_status emit_program(ir_graph *g, const char *dir, mem_arena *mem) {
+  cg_options co = {.prefix = "model", .header_name = "model.h", .command = "nncc run",
+                   .openmp = true};
+  cbuf c, h, m;
+  cb_init(&c);
+  cb_init(&h);
+  cb_init(&m);
+  nn_status st = cg_emit_model(g, &co, &c, &h);
+  cg_emit_harness(g, &co, &m);
+  if (st == NN_OK)
+    st = file_write_atomic(path_in(mem, dir, "model.c"), c.data, c.len) ||
+         file_write_atomic(path_in(mem, dir, "model.h"), h.data, h.len) ||
+         file_write_atomic(path_in(mem, dir, "main.c"), m.data, m.len);
+  cb_free(&c);
+  cb_free(&h);
+  cb_free(&m);
+  return st;
+}
+
+static nn_status execute(ir_graph *g, const char *dir, ir_tensor **data, int repeat,
+                         const char *threads, const char *out_dir, mem_arena *mem) {
+  char *args[8 + 2 * 256];
+  int n = 0;
+  if (g->n_inputs + g->n_outputs > 500)
+    return diag_error(g->path, "too many inputs and outputs for nncc run");
+  args[n++] = path_in(mem, dir, "prog");
+  args[n++] = mem_printf(mem, "%d", repeat);
+  for (int i = 0; i < g->n_inputs; i++) {
+    char *p = path_in(mem, dir, mem_printf(mem, "in%d.bin", i));
+    if (check_input(g, g->inputs[i], data[i]) || file_write_atomic(p, data[i]->data, ir_bytes(data[i])))
+      return NN_ERR;
+    args[n++] = p;
+  }
+  for (int i = 0; i < g->n_outputs; i++)
+    args[n++] = path_in(mem, dir, mem_printf(mem, "out%d.bin", i));
+  args[n] = NULL;
+  fflush(stdout);
+  int rc = spawn(args, NULL, threads);
+  if (rc != 0)
+    return diag_error(g->path, "the built program failed (exit status %d)", rc);
+  for (int i = 0; i < g->n_outputs; i++) {
+    size_t size;
+    unsigned char *bytes = file_read(args[2 + g->n_inputs + i], &size);
+    if (!bytes)
+      return NN_ERR;
+    nn_status st = NN_OK;
+    if (size != ir_bytes(g->outputs[i]))
+      st = diag_error(g->path, "output %d: program wrote %zu bytes, expected %zu", i, size,
+                      ir_bytes(g->outputs[i]));
+    else if (out_dir)
+      st = npy_write(mem_printf(mem, "%s/output_%d.npy", out_dir, i), g->outputs[i], bytes);
+    else
+      print_output(g->outputs[i], bytes);
+    free(bytes);
+    if (st != NN_OK)
+      return st;
+  }
+  return NN_OK;
+}
+
+static void remove_dir(const char *dir, mem_arena *mem) {
+  const char *files[] = {"model.c", "model.h", "main.c", "prog", "build.log"};
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+    remove(path_in(mem, dir, files[i]));
+  for (int i = 0; i < 1024; i++) {
+    if (remove(path_in(mem, dir, mem_printf(mem, "in%d.bin", i))) != 0 &&
+        remove(path_in(mem, dir, mem_printf(mem, "out%d.bin", i))) != 0)
+      break;
+    remove(path_in(mem, dir, mem_printf(mem, "out%d.bin", i)));
+  }
+  rmdir(dir);
+}
+
+int cmd_run(int argc, char **argv) {
+  mem_arena *mem = mem_new();
+  driver_options o = {.opt_level = 2};
+  run_input inputs[256];
+  int n_in = 0, repeat = 0;
+  const char *out_dir = NULL, *threads = NULL;
+  bool keep = false;
+  for (int i = 1; i < argc; i++) {
+    int took = driver_parse_common(&o, argc, argv, &i);
+    if (took < 0)
+      return 1;
+    if (took)
+      continue;
+    const char *a = argv[i];
+    bool has_value = i + 1 < argc;
+    if (strcmp(a, "--input") == 0 && has_value && n_in < 256) {
+      char *v = argv[++i], *eq = strchr(v, '=');
+      inputs[n_in].name = eq ? mem_strdup(mem, v) : NULL;
+      if (eq)
+        ((char *)inputs[n_in].name)[eq - v] = '\0';
+      inputs[n_in++].path = eq ? eq + 1 : v;
+    } else if (strcmp(a, "--output-dir") == 0 && has_value) {
+      out_dir = argv[++i];
+    } else if (strcmp(a, "--repeat") == 0 && has_value) {
+      repeat = atoi(argv[++i]);
+      if (repeat <= 0) {
+        diag_error(NULL, "--repeat wants a positive count, got '%s'", argv[i]);
+        return 1;
+      }
+    } else if (strcmp(a, "--threads") == 0 && has_value) {
+      threads = argv[++i];
+      if (atoi(threads) <= 0) {
+        diag_error(NULL, "--threads wants a positive count, got '%s'", threads);
+        return 1;
+      }
+    } else if (strcmp(a, "--keep") == 0) {
+      keep = true;
+    } else if (a[0] != '-' && !o.model) {
+      o.model = a;
+    } else {
+      diag_error(NULL, "run: unknown or incomplete option '%s' (see nncc --help)", a);
+      return 1;
+    }
+  }
+  if (!o.model) {
+    diag_error(NULL, "run: no model given");
+    return 1;
+  }
+  ir_graph *g = driver_load(o.model, mem);
+  if (!g)
+    return 1;
+  ir_tensor **data = mem_alloc(mem, sizeof *data * (size_t)(g->n_inputs + 1));
+  if (bind_inputs(g, &o, inputs, n_in, data) != NN_OK)
+    return 1;
+  pipeline_options po = {.shapes = o.shapes, .n_shapes = o.n_shapes, .opt_level = o.opt_level,
+                         .dump_after = o.dump_after};
+  if (pipeline_run(g, &po) != NN_OK)
+    return 1;
+  if (out_dir && mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+    diag_error(out_dir, "cannot create directory: %s", strerror(errno));
+    return 1;
+  }
+  const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  char *dir = mem_printf(mem, "%s/nncc-run-XXXXXX", tmp);
+  if (!mkdtemp(dir)) {
+    diag_error(dir, "cannot create a build directory: %s", strerror(errno));
+    return 1;
+  }
+  nn_status st = emit_program(g, dir, mem);
+  if (st == NN_OK)
+    st = build(g, dir, mem);
+  if (st == NN_OK)
+    st = execute(g, dir, data, repeat, threads, out_dir, mem);
+  if (keep || st != NN_OK)
+    fprintf(stderr, "nncc: build directory kept: %s\n", dir);
+  else
+    remove_dir(dir, mem);
+  mem_free(mem);
+  return st == NN_OK ? 0 : 1;
+}

@@ -1,0 +1,141 @@
+/* The graph IR: tensors and nodes in schedule order. Every pass reads and
+ * rewrites this, and nothing here knows about ONNX protobufs or C text. */
+#ifndef NNCC_IR_H
+#define NNCC_IR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "mem.h"
+
+#define IR_MAX_RANK 8
+
+/* Element types, numbered as ONNX's TensorProto.DataType so the frontend
+ * maps them one to one. */
+#define IR_DTYPES(X)                                                           \
+  X(UNDEFINED, 0, "undefined", "void", 0)                                      \
+  X(FLOAT, 1, "float32", "float", 4)                                           \
+  X(UINT8, 2, "uint8", "uint8_t", 1)                                           \
+  X(INT8, 3, "int8", "int8_t", 1)                                              \
+  X(UINT16, 4, "uint16", "uint16_t", 2)                                        \
+  X(INT16, 5, "int16", "int16_t", 2)                                           \
+  X(INT32, 6, "int32", "int32_t", 4)                                           \
+  X(INT64, 7, "int64", "int64_t", 8)                                           \
+  X(BOOL, 9, "bool", "uint8_t", 1)                                             \
+  X(DOUBLE, 11, "float64", "double", 8)                                        \
+  X(UINT32, 12, "uint32", "uint32_t", 4)                                       \
+  X(UINT64, 13, "uint64", "uint64_t", 8)
+
+typedef enum {
+#define X(id, num, name, ctype, size) IR_##id = num,
+  IR_DTYPES(X)
+#undef X
+} ir_dtype;
+
+typedef enum {
+  IR_ACTIVATION, /* produced and consumed inside the graph: lives in the arena */
+  IR_INPUT,      /* supplied by the caller */
+  IR_WEIGHT,     /* constant data known at compile time */
+} ir_kind;
+
+typedef struct ir_tensor {
+  int id;                        /* unique in its graph; indexes analysis arrays */
+  char *name;
+  ir_dtype dtype;
+  int rank;
+  int64_t dims[IR_MAX_RANK];
+  char *dim_params[IR_MAX_RANK]; /* symbolic names of open dims (inputs only) */
+  bool shaped;                   /* dtype and dims are known */
+  ir_kind kind;
+  bool is_output;                /* a graph output: written to the caller's buffer */
+  void *data;                    /* IR_WEIGHT: numel * dtype size bytes */
+  int64_t offset;                /* arena (activation) or blob (weight) offset, from the planner */
+} ir_tensor;
+
+typedef enum { IR_ATTR_FLOAT, IR_ATTR_INT, IR_ATTR_STRING, IR_ATTR_TENSOR,
+               IR_ATTR_FLOATS, IR_ATTR_INTS, IR_ATTR_STRINGS, IR_ATTR_OTHER } ir_attr_type;
+
+typedef struct ir_attr {
+  char *name;
+  ir_attr_type type;
+  double f;
+  int64_t i;
+  char *s;
+  int n;            /* element count of floats/ints/strings */
+  double *floats;
+  int64_t *ints;
+  char **strings;
+  ir_tensor *t;     /* IR_ATTR_TENSOR: a weight tensor not in the graph's list */
+} ir_attr;
+
+struct op_def;
+
+typedef struct ir_node {
+  char *name;
+  char *op_type;
+  char *domain;               /* "" for the default ONNX domain */
+  int opset;                  /* opset version of the node's domain */
+  const struct op_def *op;    /* registry row, NULL when unsupported */
+  int n_inputs, n_outputs, n_attrs;
+  ir_tensor **inputs;         /* NULL for an omitted optional input */
+  ir_tensor **outputs;        /* NULL for an omitted optional output */
+  ir_attr *attrs;
+  bool dead;                  /* removed by a pass; dropped by ir_compact */
+} ir_node;
+
+typedef struct ir_graph {
+  mem_arena *mem;             /* owns every byte of the graph */
+  const char *path;           /* source file, for error messages */
+  char *name;
+  ir_tensor **tensors;
+  int n_tensors, cap_tensors;
+  int next_id;                /* ids handed out so far */
+  ir_node **nodes;            /* schedule order */
+  int n_nodes, cap_nodes;
+  ir_tensor **inputs, **outputs;
+  int n_inputs, n_outputs;
+  int64_t arena_bytes;        /* set by the planner: activations */
+  int64_t weight_bytes;       /* set by the planner: the constant blob */
+} ir_graph;
+
+const char *ir_dtype_name(ir_dtype t);
+const char *ir_dtype_ctype(ir_dtype t);
+size_t ir_dtype_size(ir_dtype t);
+bool ir_dtype_known(int t);
+
+ir_graph *ir_graph_new(mem_arena *mem, const char *path);
+ir_tensor *ir_tensor_new(ir_graph *g, const char *name);
+ir_tensor *ir_tensor_find(const ir_graph *g, const char *name);
+ir_node *ir_node_new(ir_graph *g, const char *op_type, int n_inputs, int n_outputs);
+/* Orders nodes so each runs after the producers of its inputs, keeping the
+ * file's order where it allows; reports a cycle. */
+nn_status ir_schedule(ir_graph *g);
+/* Drops dead nodes and tensors that nothing references any more. */
+void ir_compact(ir_graph *g);
+
+int64_t ir_numel(const ir_tensor *t);
+size_t ir_bytes(const ir_tensor *t);
+void ir_set_shape(ir_tensor *t, ir_dtype dtype, int rank, const int64_t *dims);
+/* "[1,3,224,224]" into buf. */
+const char *ir_shape_str(const ir_tensor *t, char *buf, size_t size);
+
+/* Turns t into a weight holding fresh zeroed storage of its shape. */
+void *ir_make_weight(ir_graph *g, ir_tensor *t);
+/* Reads element i of a weight of any integer or float dtype. */
+int64_t ir_weight_int(const ir_tensor *t, int64_t i);
+double ir_weight_float(const ir_tensor *t, int64_t i);
+
+const ir_attr *ir_attr_find(const ir_node *n, const char *name);
+int64_t ir_attr_int(const ir_node *n, const char *name, int64_t dflt);
+double ir_attr_float(const ir_node *n, const char *name, double dflt);
+const char *ir_attr_string(const ir_node *n, const char *name, const char *dflt);
+/* Integer list attribute; returns its length (0 when absent) and sets *vals. */
+int ir_attr_ints(const ir_node *n, const char *name, const int64_t **vals);
+
+/* Present input k (non-NULL), else NULL; safe for k past the end. */
+ir_tensor *ir_in(const ir_node *n, int k);
+ir_tensor *ir_out(const ir_node *n, int k);
+
+#endif

@@ -1,0 +1,52 @@
+/* nncc's entry: picks the command. Only here do errors become exit codes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "driver.h"
+#include "version.h"
+
+static const char usage[] =
+    "usage: nncc MODEL.onnx [-o OUT.c] [options]   compile to OUT.c and OUT.h\n"
+    "       nncc info MODEL.onnx [options]         inputs, outputs, ops, sizes, cost\n"
+    "       nncc run MODEL.onnx [run options]      compile, build with $CC, run\n"
+    "\n"
+    "options (all commands):\n"
+    "  --shape NAME=D0xD1x...  fix the shape of input NAME (its open dimensions)\n"
+    "  -O0 | -O2               optional passes off | on (default -O2)\n"
+    "  --dump-ir PASS          print the IR after PASS (bind-shapes, resolve-ops,\n"
+    "                          infer, dce, plan, or all) to stderr\n"
+    "compile options:\n"
+    "  -o OUT.c                output file (default: MODEL's base name + .c);\n"
+    "                          the header goes beside it as OUT.h\n"
+    "  --prefix NAME           symbol prefix (default: OUT's base name)\n"
+    "  --no-openmp             do not mark loops for OpenMP\n"
+    "run options:\n"
+    "  --input [NAME=]FILE     input from a TensorProto .pb or a .npy file; without\n"
+    "                          NAME=, inputs are taken in the graph's order\n"
+    "  --output-dir DIR        write DIR/output_<i>.npy (else print a summary)\n"
+    "  --repeat N              also time N runs after a warm-up: median_ms=<value>\n"
+    "  --threads T             OpenMP threads (default: OpenMP's own)\n"
+    "  --keep                  keep the build directory and say where it is\n"
+    "  environment: CC (default cc), NNCC_CFLAGS (default -O2 -march=native)\n"
+    "\n"
+    "  --help, --version\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 1;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("nncc %s\n", NNCC_VERSION);
+    return 0;
+  }
+  if (strcmp(argv[1], "info") == 0)
+    return cmd_info(argc - 1, argv + 1);
+  if (strcmp(argv[1], "run") == 0)
+    return cmd_run(argc - 1, argv + 1);
+  return cmd_compile(argc, argv);
+}

@@ -1,0 +1,54 @@
+/* The op registry: one row per operator, each in the file of its family
+ * (compiler/ops/<family>.c). A row carries everything about the op: shape
+ * rule, constant folder and C emitter, side by side.
+ * To add an op, copy compiler/ops/TEMPLATE.c's pattern. */
+#ifndef NNCC_OPS_H
+#define NNCC_OPS_H
+
+#include "diag.h"
+#include "ir.h"
+
+struct emit_ctx;
+
+enum {
+  OP_FOLD_ON_SHAPES = 1 << 0, /* fold needs only the input shapes (Shape, Size) */
+  OP_ELEMENTWISE = 1 << 1,    /* output element i depends only on inputs' element i */
+};
+
+typedef struct op_def {
+  const char *name;   /* ONNX op_type */
+  const char *domain; /* "" is the default ONNX domain */
+  /* Checks attributes and input shapes, sets every output's dtype and shape.
+   * Reports each problem with diag_node and returns NN_ERR. */
+  nn_status (*infer)(ir_graph *g, ir_node *n);
+  /* Optional: computes the outputs at compile time (ir_make_weight on each)
+   * when every input is a weight (or, with OP_FOLD_ON_SHAPES, always).
+   * Returns NN_OK when folded, NN_ERR to leave the node for codegen (no message). */
+  nn_status (*fold)(ir_graph *g, ir_node *n);
+  /* Writes the body of the node's C function; inputs are named in0.., outputs out0.. */
+  void (*emit)(struct emit_ctx *e, const ir_node *n);
+  unsigned flags;
+} op_def;
+
+/* Each family file defines one table, terminated by a row with a NULL name. */
+#define OP_FAMILIES(X)                                                         \
+  X(elementwise)                                                               \
+  X(activation)                                                                \
+  X(gemm)                                                                      \
+  X(conv)                                                                      \
+  X(pool)                                                                      \
+  X(normalization)                                                             \
+  X(reduction)                                                                 \
+  X(shape)                                                                     \
+  X(movement)                                                                  \
+  X(resize)
+
+#define X(family) extern const op_def op_family_##family[];
+OP_FAMILIES(X)
+#undef X
+
+const op_def *op_find(const char *domain, const char *name);
+/* Calls fn on every registered op, in family order (for docs and `nncc ops`). */
+void op_each(void (*fn)(const op_def *op, const char *family, void *arg), void *arg);
+
+#endif

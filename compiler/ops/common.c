@@ -1,0 +1,120 @@
+#include "common.h"
+
+#include <stdio.h>
+
+nn_status infer_same_as_input(ir_graph *g, ir_node *n) {
+  (void)g;
+  const ir_tensor *x = n->inputs[0];
+  ir_set_shape(n->outputs[0], x->dtype, x->rank, x->dims);
+  return NN_OK;
+}
+
+nn_status check_arity(ir_graph *g, const ir_node *n, int lo, int hi) {
+  if (n->n_inputs < lo || n->n_inputs > hi || (lo > 0 && !n->inputs[0]))
+    return diag_node(g->path, n, "expects %d to %d inputs, has %d", lo, hi, n->n_inputs);
+  if (n->n_outputs < 1 || !n->outputs[0])
+    return diag_node(g->path, n, "has no output");
+  return NN_OK;
+}
+
+nn_status check_float(ir_graph *g, const ir_node *n, int k) {
+  const ir_tensor *t = n->inputs[k];
+  if (t && t->dtype != IR_FLOAT && t->dtype != IR_DOUBLE)
+    return diag_node(g->path, n, "input %d has dtype %s; only float32 and float64 are supported", k,
+                     ir_dtype_name(t->dtype));
+  return NN_OK;
+}
+
+nn_status norm_axis(ir_graph *g, const ir_node *n, int64_t axis, int rank, int *out) {
+  if (axis < -rank || axis >= (rank ? rank : 1))
+    return diag_node(g->path, n, "axis %lld is out of range for rank %d", (long long)axis, rank);
+  *out = (int)(axis < 0 ? axis + rank : axis);
+  return NN_OK;
+}
+
+nn_status infer_broadcast(ir_graph *g, ir_node *n, ir_tensor *out, bool same_dtype) {
+  int rank = 0;
+  int64_t dims[IR_MAX_RANK];
+  for (int k = 0; k < n->n_inputs; k++)
+    if (n->inputs[k] && n->inputs[k]->rank > rank)
+      rank = n->inputs[k]->rank;
+  for (int d = 0; d < rank; d++)
+    dims[d] = 1;
+  for (int k = 0; k < n->n_inputs; k++) {
+    const ir_tensor *t = n->inputs[k];
+    if (!t)
+      continue;
+    if (same_dtype && t->dtype != n->inputs[0]->dtype)
+      return diag_node(g->path, n, "input %d has dtype %s but input 0 has %s", k,
+                       ir_dtype_name(t->dtype), ir_dtype_name(n->inputs[0]->dtype));
+    for (int d = 0; d < t->rank; d++) {
+      int64_t *o = &dims[rank - t->rank + d];
+      if (t->dims[d] == *o || t->dims[d] == 1)
+        continue;
+      if (*o != 1) {
+        char a[128], b[128];
+        return diag_node(g->path, n, "input shapes %s and %s do not broadcast",
+                         ir_shape_str(n->inputs[0], a, sizeof a), ir_shape_str(t, b, sizeof b));
+      }
+      *o = t->dims[d];
+    }
+  }
+  ir_set_shape(out, n->inputs[0]->dtype, rank, dims);
+  return NN_OK;
+}
+
+const char *math_fn(emit_ctx *e, const char *name, ir_dtype t) {
+  return t == IR_FLOAT ? mem_printf(e->g->mem, "%sf", name) : name;
+}
+
+void emit_unary_map(emit_ctx *e, const ir_node *n, const char *expr) {
+  const ir_tensor *x = n->inputs[0], *y = n->outputs[0];
+  emit_parallel_for(e, "i", ir_numel(y), 8);
+  emit_line(e, "const %s x = in0[i];", ir_dtype_ctype(x->dtype));
+  emit_line(e, "out0[i] = %s;", expr);
+  emit_close(e);
+}
+
+static bool same_shape(const ir_tensor *a, const ir_tensor *b) {
+  if (a->rank != b->rank)
+    return false;
+  for (int d = 0; d < a->rank; d++)
+    if (a->dims[d] != b->dims[d])
+      return false;
+  return true;
+}
+
+void emit_binary_map(emit_ctx *e, const ir_node *n, const char *expr) {
+  const ir_tensor *A = n->inputs[0], *B = n->inputs[1], *y = n->outputs[0];
+  const char *ta = ir_dtype_ctype(A->dtype), *tb = ir_dtype_ctype(B->dtype);
+  if (same_shape(A, y) && same_shape(B, y)) {
+    emit_parallel_for(e, "i", ir_numel(y), 4);
+    emit_line(e, "const %s a = in0[i], b = in1[i];", ta);
+    (void)tb;
+    emit_line(e, "out0[i] = %s;", expr);
+    emit_close(e);
+    return;
+  }
+  if (y->rank == 0 || ir_numel(y) == 0) {
+    emit_for(e, "i", ir_numel(y));
+    emit_line(e, "const %s a = in0[0];", ta);
+    emit_line(e, "const %s b = in1[0];", tb);
+    emit_line(e, "out0[i] = %s;", expr);
+    emit_close(e);
+    return;
+  }
+  /* Nested loops over the output; each input indexed through its broadcast. */
+  int64_t strides[IR_MAX_RANK];
+  emit_strides(y, strides);
+  int loops = emit_loops(e, y, "d");
+  char yi[512];
+  size_t len = 0;
+  for (int d = 0; d < y->rank; d++)
+    len += (size_t)snprintf(yi + len, sizeof yi - len, "%sd%d * %lld", d ? " + " : "", d,
+                            (long long)strides[d]);
+  emit_line(e, "const %s a = in0[%s];", ta, emit_bcast_index(e, A, y, "d"));
+  emit_line(e, "const %s b = in1[%s];", tb, emit_bcast_index(e, B, y, "d"));
+  emit_line(e, "out0[%s] = %s;", yi, expr);
+  for (int i = 0; i < loops; i++)
+    emit_close(e);
+}

@@ -1,0 +1,6 @@
+/* The conv family (in progress). */
+#include "common.h"
+
+const op_def op_family_conv[] = {
+    {NULL},
+};

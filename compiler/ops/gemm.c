@@ -1,0 +1,6 @@
+/* The gemm family (in progress). */
+#include "common.h"
+
+const op_def op_family_gemm[] = {
+    {NULL},
+};

@@ -1,0 +1,6 @@
+/* The normalization family (in progress). */
+#include "common.h"
+
+const op_def op_family_normalization[] = {
+    {NULL},
+};

@@ -1,0 +1,6 @@
+/* The shape family (in progress). */
+#include "common.h"
+
+const op_def op_family_shape[] = {
+    {NULL},
+};

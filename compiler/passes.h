@@ -1,0 +1,38 @@
+/* Every pass: one file, IR in, IR out, a status back. Their order is
+ * written once, in pipeline.c. */
+#ifndef NNCC_PASSES_H
+#define NNCC_PASSES_H
+
+#include <stdio.h>
+
+#include "ir.h"
+
+typedef struct shape_binding {
+  const char *name; /* graph input */
+  int rank;
+  int64_t dims[IR_MAX_RANK];
+} shape_binding;
+
+typedef struct pipeline_options {
+  const shape_binding *shapes; /* from --shape */
+  int n_shapes;
+  int opt_level;               /* 0: no optional passes; 2: all */
+  const char *dump_after;      /* print the IR after this pass, or "all" */
+} pipeline_options;
+
+/* Runs the passes in order; stops at the first that reports errors. */
+nn_status pipeline_run(ir_graph *g, const pipeline_options *o);
+
+nn_status pass_bind_shapes(ir_graph *g, const shape_binding *b, int n);
+nn_status pass_resolve_ops(ir_graph *g);
+nn_status pass_infer(ir_graph *g);
+nn_status pass_fold_node(ir_graph *g, ir_node *n);
+nn_status pass_dce(ir_graph *g);
+nn_status pass_plan(ir_graph *g, bool reuse);
+
+/* Checks the IR's invariants; a failure is a bug in a pass. */
+void ir_verify(const ir_graph *g, const char *after_pass);
+/* The IR as text: one line per tensor input and node. */
+void ir_print(const ir_graph *g, FILE *out);
+
+#endif

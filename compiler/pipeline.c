@@ -1,0 +1,26 @@
+/* The whole middle of nncc, top to bottom. A newcomer starts reading here. */
+#include <string.h>
+
+#include "passes.h"
+
+static nn_status after(ir_graph *g, const pipeline_options *o, const char *pass, nn_status st) {
+  if (st != NN_OK || diag_error_count() > 0)
+    return NN_ERR;
+  ir_verify(g, pass);
+  if (o->dump_after && (strcmp(o->dump_after, pass) == 0 || strcmp(o->dump_after, "all") == 0)) {
+    fprintf(stderr, "; IR after %s\n", pass);
+    ir_print(g, stderr);
+  }
+  return NN_OK;
+}
+
+nn_status pipeline_run(ir_graph *g, const pipeline_options *o) {
+  bool opt = o->opt_level > 0;
+  if (after(g, o, "bind-shapes", pass_bind_shapes(g, o->shapes, o->n_shapes)) ||
+      after(g, o, "resolve-ops", pass_resolve_ops(g)) ||
+      after(g, o, "infer", pass_infer(g)) || /* shapes, with constant folding */
+      (opt && after(g, o, "dce", pass_dce(g))) ||
+      after(g, o, "plan", pass_plan(g, opt)))
+    return NN_ERR;
+  return NN_OK;
+}

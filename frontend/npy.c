@@ -1,0 +1,133 @@
+#include "npy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "file.h"
+
+static const struct {
+  ir_dtype t;
+  const char *descr;
+} npy_types[] = {
+    {IR_FLOAT, "<f4"}, {IR_DOUBLE, "<f8"}, {IR_INT64, "<i8"}, {IR_INT32, "<i4"},
+    {IR_INT16, "<i2"}, {IR_INT8, "|i1"},   {IR_UINT8, "|u1"}, {IR_UINT16, "<u2"},
+    {IR_UINT32, "<u4"}, {IR_UINT64, "<u8"}, {IR_BOOL, "|b1"},
+};
+
+/* Value of key 'name' in the header dict: points just past "'name':" and spaces. */
+static const char *dict_value(const char *h, const char *name) {
+  char key[32];
+  snprintf(key, sizeof key, "'%s':", name);
+  const char *p = strstr(h, key);
+  if (!p)
+    return NULL;
+  p += strlen(key);
+  while (*p == ' ')
+    p++;
+  return p;
+}
+
+static nn_status parse_header(const char *path, const char *h, ir_tensor *t) {
+  const char *descr = dict_value(h, "descr"), *order = dict_value(h, "fortran_order"),
+             *shape = dict_value(h, "shape");
+  if (!descr || !order || !shape || *shape != '(')
+    return diag_error(path, "malformed .npy header");
+  if (strncmp(order, "False", 5) != 0)
+    return diag_error(path, ".npy in Fortran order is not supported; save it in C order");
+  t->dtype = IR_UNDEFINED;
+  for (size_t i = 0; i < sizeof npy_types / sizeof *npy_types; i++)
+    if (strncmp(descr + 1, npy_types[i].descr, 3) == 0 ||
+        (descr[1] == '=' && strncmp(descr + 2, npy_types[i].descr + 1, 2) == 0))
+      t->dtype = npy_types[i].t;
+  if (descr[0] != '\'' || t->dtype == IR_UNDEFINED)
+    return diag_error(path, "unsupported .npy dtype %.8s", descr);
+  t->rank = 0;
+  for (const char *p = shape + 1; *p && *p != ')';) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    if (*p == ')')
+      break;
+    char *end;
+    long long d = strtoll(p, &end, 10);
+    if (end == p || d < 0 || t->rank == IR_MAX_RANK)
+      return diag_error(path, "malformed or unsupported .npy shape");
+    t->dims[t->rank++] = d;
+    p = end;
+  }
+  t->shaped = true;
+  return NN_OK;
+}
+
+nn_status npy_read(const char *path, mem_arena *mem, ir_tensor *t) {
+  size_t size;
+  unsigned char *buf = file_read(path, &size);
+  if (!buf)
+    return NN_ERR;
+  nn_status st = NN_ERR;
+  size_t hlen = 0, start = 0;
+  if (size < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
+    diag_error(path, "not a .npy file (bad magic)");
+    goto done;
+  }
+  if (buf[6] == 1) {
+    hlen = buf[8] | (size_t)buf[9] << 8;
+    start = 10;
+  } else if (size >= 12) {
+    hlen = buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
+    start = 12;
+  }
+  if (start == 0 || start + hlen > size) {
+    diag_error(path, "truncated .npy header");
+    goto done;
+  }
+  char *header = xmalloc(hlen + 1);
+  memcpy(header, buf + start, hlen);
+  header[hlen] = '\0';
+  st = parse_header(path, header, t);
+  free(header);
+  if (st != NN_OK)
+    goto done;
+  size_t bytes = ir_bytes(t);
+  if (size - start - hlen != bytes) {
+    st = diag_error(path, ".npy holds %zu data bytes; its header promises %zu", size - start - hlen, bytes);
+    goto done;
+  }
+  t->kind = IR_WEIGHT;
+  t->data = mem_alloc(mem, bytes);
+  memcpy(t->data, buf + start + hlen, bytes);
+done:
+  free(buf);
+  return st;
+}
+
+nn_status npy_write(const char *path, const ir_tensor *t, const void *data) {
+  const char *descr = NULL;
+  for (size_t i = 0; i < sizeof npy_types / sizeof *npy_types; i++)
+    if (npy_types[i].t == t->dtype)
+      descr = npy_types[i].descr;
+  if (!descr)
+    return diag_error(path, "cannot write dtype %s to .npy", ir_dtype_name(t->dtype));
+  char dict[512];
+  int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+  for (int d = 0; d < t->rank; d++)
+    len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld,%s", (long long)t->dims[d],
+                    d + 1 < t->rank ? " " : "");
+  len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
+  /* Pad so the data starts on a 64-byte boundary, header ending in '\n'. */
+  size_t total = ((size_t)(10 + len + 1) + 63) / 64 * 64;
+  size_t hlen = total - 10;
+  size_t bytes = ir_bytes(t);
+  unsigned char *out = xmalloc(total + bytes);
+  memcpy(out, "\x93NUMPY\x01\x00", 8);
+  out[8] = (unsigned char)(hlen & 0xff);
+  out[9] = (unsigned char)(hlen >> 8);
+  memset(out + 10, ' ', hlen);
+  memcpy(out + 10, dict, (size_t)len);
+  out[total - 1] = '\n';
+  if (bytes)
+    memcpy(out + total, data, bytes);
+  nn_status st = file_write_atomic(path, out, total + bytes);
+  free(out);
+  return st;
+}
