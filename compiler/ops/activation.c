@@ -1,6 +1,359 @@
-/* The activation family (in progress). */
+/* Activations: pointwise nonlinearities, Clip and the Softmax pair. Every
+ * attribute becomes a literal in the emitted expression. */
+#include <float.h>
+#include <stdio.h>
+
 #include "common.h"
 
+#define FMT(...) mem_printf(e->g->mem, __VA_ARGS__)
+
+/* Literal of input 0's dtype. */
+static const char *lit(emit_ctx *e, const ir_node *n, double v) {
+  return emit_literal(e, n->inputs[0]->dtype, v);
+}
+
+/* Math function for input 0's dtype: "exp" -> "expf" for float32. */
+static const char *fn(emit_ctx *e, const ir_node *n, const char *name) {
+  return math_fn(e, name, n->inputs[0]->dtype);
+}
+
+static bool is_signed_int(ir_dtype t) {
+  return t == IR_INT8 || t == IR_INT16 || t == IR_INT32 || t == IR_INT64;
+}
+
+static bool is_numeric(ir_dtype t) {
+  return t != IR_BOOL && t != IR_UNDEFINED;
+}
+
+/* ---- shape rules ---- */
+
+static nn_status infer_unary_float(ir_graph *g, ir_node *n) {
+  if (check_arity(g, n, 1, 1) || check_float(g, n, 0))
+    return NN_ERR;
+  return infer_same_as_input(g, n);
+}
+
+/* Relu-14 takes signed integers as well as floats. */
+static nn_status infer_relu(ir_graph *g, ir_node *n) {
+  if (check_arity(g, n, 1, 1))
+    return NN_ERR;
+  ir_dtype t = n->inputs[0]->dtype;
+  if (t != IR_FLOAT && t != IR_DOUBLE && !is_signed_int(t))
+    return diag_node(g->path, n, "input 0 has dtype %s; Relu takes float or signed integer",
+                     ir_dtype_name(t));
+  return infer_same_as_input(g, n);
+}
+
+/* slope broadcasts to X one way: the output keeps X's shape. */
+static nn_status infer_prelu(ir_graph *g, ir_node *n) {
+  if (check_arity(g, n, 2, 2))
+    return NN_ERR;
+  const ir_tensor *x = n->inputs[0], *s = n->inputs[1];
+  if (!s)
+    return diag_node(g->path, n, "input 1 'slope' is missing");
+  if (!is_numeric(x->dtype) || x->dtype == IR_UINT8 || x->dtype == IR_UINT16)
+    return diag_node(g->path, n, "input 0 has unsupported dtype %s", ir_dtype_name(x->dtype));
+  if (infer_broadcast(g, n, n->outputs[0], true))
+    return NN_ERR;
+  const ir_tensor *y = n->outputs[0];
+  bool same = y->rank == x->rank;
+  for (int d = 0; same && d < x->rank; d++)
+    same = y->dims[d] == x->dims[d];
+  if (!same) {
+    char a[128], b[128];
+    return diag_node(g->path, n, "slope %s does not broadcast to X %s",
+                     ir_shape_str(s, a, sizeof a), ir_shape_str(x, b, sizeof b));
+  }
+  return NN_OK;
+}
+
+/* ---- pointwise emitters ---- */
+
+static void emit_relu(emit_ctx *e, const ir_node *n) {
+  /* "x < 0 ? 0 : x" lets NaN through, as max(x, 0) does. */
+  emit_unary_map(e, n, FMT("x < %s ? %s : x", lit(e, n, 0), lit(e, n, 0)));
+}
+
+static void emit_leakyrelu(emit_ctx *e, const ir_node *n) {
+  double alpha = ir_attr_float(n, "alpha", 0.01);
+  emit_unary_map(e, n, FMT("x < %s ? %s * x : x", lit(e, n, 0), lit(e, n, alpha)));
+}
+
+static void emit_prelu(emit_ctx *e, const ir_node *n) {
+  emit_binary_map(e, n, FMT("a < %s ? a * b : a", lit(e, n, 0)));
+}
+
+static void emit_sigmoid(emit_ctx *e, const ir_node *n) {
+  emit_unary_map(e, n, FMT("%s / (%s + %s(-x))", lit(e, n, 1), lit(e, n, 1), fn(e, n, "exp")));
+}
+
+static void emit_tanh(emit_ctx *e, const ir_node *n) {
+  emit_unary_map(e, n, FMT("%s(x)", fn(e, n, "tanh")));
+}
+
+static void emit_elu(emit_ctx *e, const ir_node *n) {
+  double alpha = ir_attr_float(n, "alpha", 1.0);
+  emit_unary_map(e, n, FMT("x < %s ? %s * %s(x) : x", lit(e, n, 0), lit(e, n, alpha),
+                           fn(e, n, "expm1")));
+}
+
+static void emit_selu(emit_ctx *e, const ir_node *n) {
+  double alpha = ir_attr_float(n, "alpha", 1.67326319217681884765625);
+  double gamma = ir_attr_float(n, "gamma", 1.05070102214813232421875);
+  emit_unary_map(e, n, FMT("x > %s ? %s * x : %s * %s(x)", lit(e, n, 0), lit(e, n, gamma),
+                           lit(e, n, gamma * alpha), fn(e, n, "expm1")));
+}
+
+/* max(0, min(1, alpha * x + beta)) */
+static const char *hard_sigmoid(emit_ctx *e, const ir_node *n, double alpha, double beta) {
+  return FMT("%s(%s, %s(%s, %s * x + %s))", fn(e, n, "fmax"), lit(e, n, 0), fn(e, n, "fmin"),
+             lit(e, n, 1), lit(e, n, alpha), lit(e, n, beta));
+}
+
+static void emit_hardsigmoid(emit_ctx *e, const ir_node *n) {
+  double alpha = ir_attr_float(n, "alpha", 0.2), beta = ir_attr_float(n, "beta", 0.5);
+  emit_unary_map(e, n, hard_sigmoid(e, n, alpha, beta));
+}
+
+static void emit_hardswish(emit_ctx *e, const ir_node *n) {
+  emit_unary_map(e, n, FMT("x * %s", hard_sigmoid(e, n, 1.0 / 6.0, 0.5)));
+}
+
+/* log(1 + exp(x)) without overflow for large x. */
+static void emit_softplus(emit_ctx *e, const ir_node *n) {
+  const char *l1p = fn(e, n, "log1p"), *ex = fn(e, n, "exp");
+  emit_unary_map(e, n, FMT("x > %s ? x + %s(%s(-x)) : %s(%s(x))", lit(e, n, 0), l1p, ex, l1p, ex));
+}
+
+static void emit_softsign(emit_ctx *e, const ir_node *n) {
+  emit_unary_map(e, n, FMT("x / (%s + %s(x))", lit(e, n, 1), fn(e, n, "fabs")));
+}
+
+/* ---- Clip: bounds from attributes (opset < 11) or inputs 1 and 2 ---- */
+
+static nn_status infer_clip(ir_graph *g, ir_node *n) {
+  if (check_arity(g, n, 1, n->opset < 11 ? 1 : 3))
+    return NN_ERR;
+  ir_dtype t = n->inputs[0]->dtype;
+  if (n->opset < 12 ? check_float(g, n, 0) : !is_numeric(t))
+    return diag_node(g->path, n, "input 0 has unsupported dtype %s", ir_dtype_name(t));
+  for (int k = 1; k < n->n_inputs; k++) {
+    const ir_tensor *b = n->inputs[k];
+    if (!b)
+      continue;
+    if (b->dtype != t)
+      return diag_node(g->path, n, "input %d has dtype %s but input 0 has %s", k,
+                       ir_dtype_name(b->dtype), ir_dtype_name(t));
+    if (ir_numel(b) != 1)
+      return diag_node(g->path, n, "input %d '%s' must be a scalar", k, k == 1 ? "min" : "max");
+  }
+  return infer_same_as_input(g, n);
+}
+
+/* Range of an integer dtype, for dropping bounds that can never bite (and
+ * that compilers would warn about as always-false comparisons). */
+static bool int_range(ir_dtype t, double *lo, double *hi) {
+  switch (t) {
+  case IR_INT8: *lo = INT8_MIN, *hi = INT8_MAX; return true;
+  case IR_UINT8: *lo = 0, *hi = UINT8_MAX; return true;
+  case IR_INT16: *lo = INT16_MIN, *hi = INT16_MAX; return true;
+  case IR_UINT16: *lo = 0, *hi = UINT16_MAX; return true;
+  case IR_INT32: *lo = INT32_MIN, *hi = INT32_MAX; return true;
+  case IR_UINT32: *lo = 0, *hi = UINT32_MAX; return true;
+  case IR_INT64: *lo = (double)INT64_MIN, *hi = (double)INT64_MAX; return true;
+  case IR_UINT64: *lo = 0, *hi = (double)UINT64_MAX; return true;
+  default: return false;
+  }
+}
+
+/* The C text of bound k (1 = min, 2 = max), or NULL when there is none. */
+static const char *clip_bound(emit_ctx *e, const ir_node *n, int k) {
+  ir_dtype t = n->inputs[0]->dtype;
+  double v, lo, hi;
+  if (n->opset < 11) {
+    const ir_attr *a = ir_attr_find(n, k == 1 ? "min" : "max");
+    if (!a)
+      return NULL;
+    v = a->f;
+  } else {
+    const ir_tensor *b = ir_in(n, k);
+    if (!b)
+      return NULL;
+    if (b->kind != IR_WEIGHT)
+      return k == 1 ? "lo" : "hi"; /* read once at run time */
+    if (t == IR_INT64) {
+      int64_t iv = ir_weight_int(b, 0);
+      if ((k == 1 && iv == INT64_MIN) || (k == 2 && iv == INT64_MAX))
+        return NULL;
+      return FMT("INT64_C(%lld)", (long long)iv);
+    }
+    v = ir_weight_float(b, 0);
+  }
+  if (int_range(t, &lo, &hi) && (k == 1 ? v <= lo : v >= hi))
+    return NULL;
+  return emit_literal(e, t, v);
+}
+
+static void emit_clip(emit_ctx *e, const ir_node *n) {
+  const char *ct = ir_dtype_ctype(n->inputs[0]->dtype);
+  const char *lo = clip_bound(e, n, 1), *hi = clip_bound(e, n, 2);
+  if (lo && !strcmp(lo, "lo"))
+    emit_line(e, "const %s lo = in1[0];", ct);
+  if (hi && !strcmp(hi, "hi"))
+    emit_line(e, "const %s hi = in2[0];", ct);
+  /* min then max: when min > max every value becomes max, as the spec says. */
+  emit_parallel_for(e, "i", ir_numel(n->outputs[0]), 4);
+  emit_line(e, "%s v = in0[i];", ct);
+  if (lo)
+    emit_line(e, "v = v < %s ? %s : v;", lo, lo);
+  if (hi)
+    emit_line(e, "v = v > %s ? %s : v;", hi, hi);
+  emit_line(e, "out0[i] = v;");
+  emit_close(e);
+}
+
+/* ---- Softmax, LogSoftmax ---- */
+
+/* The reduction as [outer, len, inner]: before opset 13 the input is seen as
+ * 2D [prod(dims[:axis]), prod(dims[axis:])], from 13 on only dims[axis]. */
+static nn_status softmax_split(ir_graph *g, const ir_node *n, int64_t *outer, int64_t *len,
+                               int64_t *inner) {
+  const ir_tensor *x = n->inputs[0];
+  int axis;
+  if (norm_axis(g, n, ir_attr_int(n, "axis", n->opset < 13 ? 1 : -1), x->rank, &axis))
+    return NN_ERR;
+  *outer = *len = *inner = 1;
+  for (int d = 0; d < x->rank; d++) {
+    if (d < axis)
+      *outer *= x->dims[d];
+    else if (d == axis || n->opset < 13)
+      *len *= x->dims[d];
+    else
+      *inner *= x->dims[d];
+  }
+  return NN_OK;
+}
+
+static nn_status infer_softmax(ir_graph *g, ir_node *n) {
+  int64_t outer, len, inner;
+  if (check_arity(g, n, 1, 1) || check_float(g, n, 0) || softmax_split(g, n, &outer, &len, &inner))
+    return NN_ERR;
+  return infer_same_as_input(g, n);
+}
+
+/* Contiguous rows (inner == 1): max, sum of exp, then scale, per row. */
+static void emit_softmax_rows(emit_ctx *e, const ir_node *n, bool log, int64_t rows, int64_t len) {
+  const char *ct = ir_dtype_ctype(n->inputs[0]->dtype);
+  emit_parallel_for(e, "r", rows, len * 4);
+  emit_line(e, "const %s *x = in0 + r * %lld;", ct, (long long)len);
+  emit_line(e, "%s *y = out0 + r * %lld;", ct, (long long)len);
+  emit_line(e, "%s m = x[0], s = %s;", ct, lit(e, n, 0));
+  emit_for(e, "k", len);
+  emit_line(e, "m = x[k] > m ? x[k] : m;");
+  emit_close(e);
+  emit_for(e, "k", len);
+  if (log) {
+    emit_line(e, "s += %s(x[k] - m);", fn(e, n, "exp"));
+  } else {
+    emit_line(e, "y[k] = %s(x[k] - m);", fn(e, n, "exp"));
+    emit_line(e, "s += y[k];");
+  }
+  emit_close(e);
+  if (log)
+    emit_line(e, "s = %s(s);", fn(e, n, "log"));
+  else
+    emit_line(e, "s = %s / s;", lit(e, n, 1));
+  emit_for(e, "k", len);
+  emit_line(e, log ? "y[k] = x[k] - m - s;" : "y[k] *= s;");
+  emit_close(e);
+  emit_close(e);
+}
+
+/* Strided reduction (inner > 1): blocks of up to SOFTMAX_BLOCK adjacent
+ * columns advance together, so every pass reads memory contiguously. */
+#define SOFTMAX_BLOCK 64
+
+static void emit_softmax_cols(emit_ctx *e, const ir_node *n, bool log, int64_t outer, int64_t len,
+                              int64_t inner) {
+  const char *ct = ir_dtype_ctype(n->inputs[0]->dtype);
+  int64_t w = inner < SOFTMAX_BLOCK ? inner : SOFTMAX_BLOCK, nb = (inner + w - 1) / w;
+  emit_parallel_for(e, "r", outer * nb, len * w * 4);
+  emit_line(e, "const int64_t b = r / %lld * %lld + r %% %lld * %lld;", (long long)nb,
+            (long long)(len * inner), (long long)nb, (long long)w);
+  emit_line(e, "const %s *x = in0 + b;", ct);
+  emit_line(e, "%s *y = out0 + b;", ct);
+  const char *bw = FMT("%lld", (long long)w);
+  if (inner % w) { /* the last block is narrower */
+    emit_line(e, "const int64_t w = r %% %lld == %lld ? %lld : %lld;", (long long)nb,
+              (long long)(nb - 1), (long long)(inner % w), (long long)w);
+    bw = "w";
+  }
+  const char *jloop = FMT("for (int64_t j = 0; j < %s; j++)", bw);
+  const char *at = FMT("[k * %lld + j]", (long long)inner);
+  emit_line(e, "%s m[%lld], s[%lld];", ct, (long long)w, (long long)w);
+  emit_open(e, "%s", jloop);
+  emit_line(e, "m[j] = x[j];");
+  emit_line(e, "s[j] = %s;", lit(e, n, 0));
+  emit_close(e);
+  emit_for(e, "k", len);
+  emit_open(e, "%s", jloop);
+  emit_line(e, "m[j] = x%s > m[j] ? x%s : m[j];", at, at);
+  emit_close(e);
+  emit_close(e);
+  emit_for(e, "k", len);
+  emit_open(e, "%s", jloop);
+  if (log) {
+    emit_line(e, "s[j] += %s(x%s - m[j]);", fn(e, n, "exp"), at);
+  } else {
+    emit_line(e, "y%s = %s(x%s - m[j]);", at, fn(e, n, "exp"), at);
+    emit_line(e, "s[j] += y%s;", at);
+  }
+  emit_close(e);
+  emit_close(e);
+  emit_open(e, "%s", jloop);
+  if (log)
+    emit_line(e, "s[j] = %s(s[j]);", fn(e, n, "log"));
+  else
+    emit_line(e, "s[j] = %s / s[j];", lit(e, n, 1));
+  emit_close(e);
+  emit_for(e, "k", len);
+  emit_open(e, "%s", jloop);
+  if (log)
+    emit_line(e, "y%s = x%s - m[j] - s[j];", at, at);
+  else
+    emit_line(e, "y%s *= s[j];", at);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+static void emit_softmax_any(emit_ctx *e, const ir_node *n, bool log) {
+  int64_t outer, len, inner;
+  if (softmax_split(e->g, n, &outer, &len, &inner) || outer * len * inner == 0)
+    return;
+  if (inner == 1)
+    emit_softmax_rows(e, n, log, outer, len);
+  else
+    emit_softmax_cols(e, n, log, outer, len, inner);
+}
+
+static void emit_softmax(emit_ctx *e, const ir_node *n) { emit_softmax_any(e, n, false); }
+static void emit_logsoftmax(emit_ctx *e, const ir_node *n) { emit_softmax_any(e, n, true); }
+
 const op_def op_family_activation[] = {
+    {"Relu", "", infer_relu, NULL, emit_relu, OP_ELEMENTWISE},
+    {"LeakyRelu", "", infer_unary_float, NULL, emit_leakyrelu, OP_ELEMENTWISE},
+    {"PRelu", "", infer_prelu, NULL, emit_prelu, OP_ELEMENTWISE},
+    {"Sigmoid", "", infer_unary_float, NULL, emit_sigmoid, OP_ELEMENTWISE},
+    {"Tanh", "", infer_unary_float, NULL, emit_tanh, OP_ELEMENTWISE},
+    {"Elu", "", infer_unary_float, NULL, emit_elu, OP_ELEMENTWISE},
+    {"Selu", "", infer_unary_float, NULL, emit_selu, OP_ELEMENTWISE},
+    {"HardSigmoid", "", infer_unary_float, NULL, emit_hardsigmoid, OP_ELEMENTWISE},
+    {"HardSwish", "", infer_unary_float, NULL, emit_hardswish, OP_ELEMENTWISE},
+    {"Softplus", "", infer_unary_float, NULL, emit_softplus, OP_ELEMENTWISE},
+    {"Softsign", "", infer_unary_float, NULL, emit_softsign, OP_ELEMENTWISE},
+    {"Clip", "", infer_clip, NULL, emit_clip, OP_ELEMENTWISE},
+    {"Softmax", "", infer_softmax, NULL, emit_softmax, 0},
+    {"LogSoftmax", "", infer_softmax, NULL, emit_logsoftmax, 0},
     {NULL},
 };
