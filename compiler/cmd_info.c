@@ -84,8 +84,8 @@ int cmd_info(int argc, char **argv) {
     macs += node_macs(g->nodes[i]);
   printf("parameters: %lld (%lld bytes)\n", (long long)params, (long long)param_bytes);
   printf("MACs: %lld (FLOPs ~ %lld)\n", (long long)macs, (long long)(2 * macs));
-  printf("activation arena: %lld bytes (without reuse: %lld)\n", (long long)g->arena_bytes,
-         (long long)naive);
+  printf("activation arena: %lld bytes (without reuse: %lld; lower bound: %lld)\n",
+         (long long)g->arena_bytes, (long long)naive, (long long)plan_lower_bound(g));
   mem_free(mem);
   return 0;
 }

@@ -65,14 +65,46 @@ static void plan_weights(ir_graph *g) {
   g->weight_bytes = at;
 }
 
+/* last_use[id]: index of the last node reading the tensor (or writing it,
+ * when nothing reads it). */
+static int *last_uses(const ir_graph *g) {
+  int *last_use = mem_alloc(g->mem, sizeof *last_use * (size_t)(g->next_id + 1));
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ir_node *n = g->nodes[i];
+    for (int k = 0; k < n->n_outputs; k++)
+      if (n->outputs[k])
+        last_use[n->outputs[k]->id] = i;
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k])
+        last_use[n->inputs[k]->id] = i;
+  }
+  return last_use;
+}
+
+int64_t plan_lower_bound(const ir_graph *g) {
+  int *last_use = last_uses(g);
+  int64_t live = 0, peak = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ir_node *n = g->nodes[i];
+    for (int k = 0; k < n->n_outputs; k++)
+      if (in_arena(n->outputs[k]))
+        live += align_up((int64_t)ir_bytes(n->outputs[k]));
+    if (live > peak)
+      peak = live;
+    for (int k = 0; k < n->n_inputs + n->n_outputs; k++) {
+      const ir_tensor *t = k < n->n_inputs ? n->inputs[k] : n->outputs[k - n->n_inputs];
+      if (in_arena(t) && last_use[t->id] == i) {
+        live -= align_up((int64_t)ir_bytes(t));
+        last_use[t->id] = -1; /* count a tensor read twice by one node once */
+      }
+    }
+  }
+  return peak;
+}
+
 nn_status pass_plan(ir_graph *g, bool reuse) {
   plan_weights(g);
-  /* last_use[id]: index of the last node reading the tensor. */
-  int *last_use = mem_alloc(g->mem, sizeof *last_use * (size_t)(g->next_id + 1));
-  for (int i = 0; i < g->n_nodes; i++)
-    for (int k = 0; k < g->nodes[i]->n_inputs; k++)
-      if (g->nodes[i]->inputs[k])
-        last_use[g->nodes[i]->inputs[k]->id] = i;
+  int *last_use = last_uses(g);
   live_buf *live = mem_alloc(g->mem, sizeof *live * (size_t)(g->n_tensors + 1));
   int n_live = 0;
   int64_t top = 0;
@@ -86,9 +118,6 @@ nn_status pass_plan(ir_graph *g, bool reuse) {
       t->offset = reuse ? first_fit(live, n_live, size) : top;
       if (t->offset + size > top)
         top = t->offset + size;
-      /* A buffer nobody reads is dead once written. */
-      if (last_use[t->id] <= i)
-        last_use[t->id] = i;
       insert_sorted(live, &n_live, (live_buf){t->offset, size, t->id});
     }
     for (int k = 0; k < n->n_inputs + n->n_outputs; k++) {

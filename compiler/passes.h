@@ -29,6 +29,8 @@ nn_status pass_infer(ir_graph *g);
 nn_status pass_fold_node(ir_graph *g, ir_node *n);
 nn_status pass_dce(ir_graph *g);
 nn_status pass_plan(ir_graph *g, bool reuse);
+/* The most arena bytes alive at one moment: no plan can use less. */
+int64_t plan_lower_bound(const ir_graph *g);
 
 /* Checks the IR's invariants; a failure is a bug in a pass. */
 void ir_verify(const ir_graph *g, const char *after_pass);

@@ -51,7 +51,8 @@ static nn_status infer_prelu(ir_graph *g, ir_node *n) {
   const ir_tensor *x = n->inputs[0], *s = n->inputs[1];
   if (!s)
     return diag_node(g->path, n, "input 1 'slope' is missing");
-  if (!is_numeric(x->dtype) || x->dtype == IR_UINT8 || x->dtype == IR_UINT16)
+  if (x->dtype != IR_FLOAT && x->dtype != IR_DOUBLE && x->dtype != IR_UINT32 &&
+      x->dtype != IR_UINT64 && x->dtype != IR_INT32 && x->dtype != IR_INT64)
     return diag_node(g->path, n, "input 0 has unsupported dtype %s", ir_dtype_name(x->dtype));
   if (infer_broadcast(g, n, n->outputs[0], true))
     return NN_ERR;
@@ -80,7 +81,11 @@ static void emit_leakyrelu(emit_ctx *e, const ir_node *n) {
 }
 
 static void emit_prelu(emit_ctx *e, const ir_node *n) {
-  emit_binary_map(e, n, FMT("a < %s ? a * b : a", lit(e, n, 0)));
+  ir_dtype t = n->inputs[0]->dtype;
+  if (t == IR_UINT32 || t == IR_UINT64) /* never negative: the slope is never used */
+    emit_unary_map(e, n, "x");
+  else
+    emit_binary_map(e, n, FMT("a < %s ? a * b : a", lit(e, n, 0)));
 }
 
 static void emit_sigmoid(emit_ctx *e, const ir_node *n) {
@@ -104,19 +109,25 @@ static void emit_selu(emit_ctx *e, const ir_node *n) {
                            lit(e, n, gamma * alpha), fn(e, n, "expm1")));
 }
 
-/* max(0, min(1, alpha * x + beta)) */
-static const char *hard_sigmoid(emit_ctx *e, const ir_node *n, double alpha, double beta) {
-  return FMT("%s(%s, %s(%s, %s * x + %s))", fn(e, n, "fmax"), lit(e, n, 0), fn(e, n, "fmin"),
-             lit(e, n, 1), lit(e, n, alpha), lit(e, n, beta));
+/* out0 = expr of x and h = clamp(alpha * x + beta, 0, 1); ternaries keep
+ * NaN and compile to plain min/max instructions. */
+static void emit_hard(emit_ctx *e, const ir_node *n, double alpha, double beta, const char *expr) {
+  const char *ct = ir_dtype_ctype(n->inputs[0]->dtype), *zero = lit(e, n, 0), *one = lit(e, n, 1);
+  emit_parallel_for(e, "i", ir_numel(n->outputs[0]), 8);
+  emit_line(e, "const %s x = in0[i];", ct);
+  emit_line(e, "%s h = %s * x + %s;", ct, lit(e, n, alpha), lit(e, n, beta));
+  emit_line(e, "h = h < %s ? %s : h;", zero, zero);
+  emit_line(e, "h = h > %s ? %s : h;", one, one);
+  emit_line(e, "out0[i] = %s;", expr);
+  emit_close(e);
 }
 
 static void emit_hardsigmoid(emit_ctx *e, const ir_node *n) {
-  double alpha = ir_attr_float(n, "alpha", 0.2), beta = ir_attr_float(n, "beta", 0.5);
-  emit_unary_map(e, n, hard_sigmoid(e, n, alpha, beta));
+  emit_hard(e, n, ir_attr_float(n, "alpha", 0.2), ir_attr_float(n, "beta", 0.5), "h");
 }
 
 static void emit_hardswish(emit_ctx *e, const ir_node *n) {
-  emit_unary_map(e, n, FMT("x * %s", hard_sigmoid(e, n, 1.0 / 6.0, 0.5)));
+  emit_hard(e, n, 1.0 / 6.0, 0.5, "x * h");
 }
 
 /* log(1 + exp(x)) without overflow for large x. */
@@ -135,7 +146,9 @@ static nn_status infer_clip(ir_graph *g, ir_node *n) {
   if (check_arity(g, n, 1, n->opset < 11 ? 1 : 3))
     return NN_ERR;
   ir_dtype t = n->inputs[0]->dtype;
-  if (n->opset < 12 ? check_float(g, n, 0) : !is_numeric(t))
+  if (n->opset < 12 && check_float(g, n, 0))
+    return NN_ERR;
+  if (!is_numeric(t))
     return diag_node(g->path, n, "input 0 has unsupported dtype %s", ir_dtype_name(t));
   for (int k = 1; k < n->n_inputs; k++) {
     const ir_tensor *b = n->inputs[k];
@@ -278,8 +291,11 @@ static void emit_softmax_cols(emit_ctx *e, const ir_node *n, bool log, int64_t o
   const char *ct = ir_dtype_ctype(n->inputs[0]->dtype);
   int64_t w = inner < SOFTMAX_BLOCK ? inner : SOFTMAX_BLOCK, nb = (inner + w - 1) / w;
   emit_parallel_for(e, "r", outer * nb, len * w * 4);
-  emit_line(e, "const int64_t b = r / %lld * %lld + r %% %lld * %lld;", (long long)nb,
-            (long long)(len * inner), (long long)nb, (long long)w);
+  if (nb == 1)
+    emit_line(e, "const int64_t b = r * %lld;", (long long)(len * inner));
+  else
+    emit_line(e, "const int64_t b = r / %lld * %lld + r %% %lld * %lld;", (long long)nb,
+              (long long)(len * inner), (long long)nb, (long long)w);
   emit_line(e, "const %s *x = in0 + b;", ct);
   emit_line(e, "%s *y = out0 + b;", ct);
   const char *bw = FMT("%lld", (long long)w);
