@@ -80,12 +80,65 @@ static void emit_leakyrelu(emit_ctx *e, const ir_node *n) {
   emit_unary_map(e, n, FMT("x < %s ? %s * x : x", lit(e, n, 0), lit(e, n, alpha)));
 }
 
+/* X's dims merge into runs along which the slope either varies or stays
+ * put; the last run is the inner loop, the others one parallel loop whose
+ * index yields the slope offset (a [C,1,1] slope: r < N*C, j < H*W). */
 static void emit_prelu(emit_ctx *e, const ir_node *n) {
-  ir_dtype t = n->inputs[0]->dtype;
-  if (t == IR_UINT32 || t == IR_UINT64) /* never negative: the slope is never used */
+  const ir_tensor *x = n->inputs[0], *s = n->inputs[1];
+  const char *ct = ir_dtype_ctype(x->dtype);
+  if (x->dtype == IR_UINT32 || x->dtype == IR_UINT64) { /* never negative */
     emit_unary_map(e, n, "x");
+    return;
+  }
+  int64_t len[IR_MAX_RANK + 1] = {1};
+  bool varies[IR_MAX_RANK + 1] = {false};
+  int nr = 1, off = x->rank - s->rank;
+  for (int d = 0; d < x->rank; d++) {
+    bool v = d >= off && s->dims[d - off] != 1;
+    if (x->dims[d] == 1)
+      continue;
+    if (varies[nr - 1] == v)
+      len[nr - 1] *= x->dims[d];
+    else
+      len[nr] = x->dims[d], varies[nr++] = v;
+  }
+  int64_t inner = len[nr - 1], outer = ir_numel(x) / (inner ? inner : 1);
+  /* slope offset of row r: each varying outer run contributes its index
+   * times the slope elements below it */
+  char sidx[512] = "0";
+  size_t at = 0;
+  int64_t below = 1, sbelow = varies[nr - 1] ? inner : 1;
+  for (int k = nr - 2; k >= 0; k--) {
+    if (varies[k]) {
+      at += (size_t)snprintf(sidx + at, sizeof sidx - at, "%s(r", at ? " + " : "");
+      if (below > 1)
+        at += (size_t)snprintf(sidx + at, sizeof sidx - at, " / %lld", (long long)below);
+      if (k > 0) /* the outermost run's index never wraps */
+        at += (size_t)snprintf(sidx + at, sizeof sidx - at, " %% %lld", (long long)len[k]);
+      at += (size_t)snprintf(sidx + at, sizeof sidx - at, ") * %lld", (long long)sbelow);
+    }
+    below *= len[k];
+    sbelow *= varies[k] ? len[k] : 1;
+  }
+  if (outer > 1) {
+    emit_parallel_for(e, "r", outer, inner * 2);
+    emit_line(e, "const %s *x = in0 + r * %lld, *sl = in1 + %s;", ct, (long long)inner, sidx);
+    emit_line(e, "%s *y = out0 + r * %lld;", ct, (long long)inner);
+  } else {
+    emit_open(e, "%s", "");
+    emit_line(e, "const %s *x = in0, *sl = in1;", ct);
+    emit_line(e, "%s *y = out0;", ct);
+  }
+  if (!varies[nr - 1])
+    emit_line(e, "const %s b = sl[0];", ct);
+  if (outer > 1)
+    emit_for(e, "j", inner);
   else
-    emit_binary_map(e, n, FMT("a < %s ? a * b : a", lit(e, n, 0)));
+    emit_parallel_for(e, "j", inner, 2);
+  emit_line(e, "y[j] = x[j] < %s ? x[j] * %s : x[j];", lit(e, n, 0),
+            varies[nr - 1] ? "sl[j]" : "b");
+  emit_close(e);
+  emit_close(e);
 }
 
 static void emit_sigmoid(emit_ctx *e, const ir_node *n) {

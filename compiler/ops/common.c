@@ -67,6 +67,17 @@ const char *math_fn(emit_ctx *e, const char *name, ir_dtype t) {
   return t == IR_FLOAT ? mem_printf(e->g->mem, "%sf", name) : name;
 }
 
+const char *emit_lowest(emit_ctx *e, ir_dtype t) {
+  switch (t) {
+  case IR_FLOAT: case IR_DOUBLE: return emit_literal(e, t, -INFINITY);
+  case IR_INT8: return emit_literal(e, t, INT8_MIN);
+  case IR_INT16: return emit_literal(e, t, INT16_MIN);
+  case IR_INT32: return "INT32_MIN";
+  case IR_INT64: return "INT64_MIN";
+  default: return emit_literal(e, t, 0); /* unsigned types and bool */
+  }
+}
+
 void emit_unary_map(emit_ctx *e, const ir_node *n, const char *expr) {
   const ir_tensor *x = n->inputs[0], *y = n->outputs[0];
   emit_parallel_for(e, "i", ir_numel(y), 8);
@@ -117,4 +128,62 @@ void emit_binary_map(emit_ctx *e, const ir_node *n, const char *expr) {
   emit_line(e, "out0[%s] = %s;", yi, expr);
   for (int i = 0; i < loops; i++)
     emit_close(e);
+}
+
+int const_input_ints(ir_graph *g, const ir_node *n, int k, const char *what, int64_t *vals,
+                     int max) {
+  const ir_tensor *t = ir_in(n, k);
+  if (!t)
+    return 0;
+  if (t->kind != IR_WEIGHT) {
+    diag_node(g->path, n, "input %d '%s' must be a constant (an initializer or computed from "
+              "constants), but '%s' is only known at run time", k, what, t->name);
+    return -1;
+  }
+  if (t->rank > 1 || t->dtype == IR_FLOAT || t->dtype == IR_DOUBLE || t->dtype == IR_BOOL) {
+    diag_node(g->path, n, "input %d '%s' must be a 1-D integer tensor", k, what);
+    return -1;
+  }
+  if (ir_numel(t) > max) {
+    diag_node(g->path, n, "input %d '%s' has %lld values; at most %d are allowed", k, what,
+              (long long)ir_numel(t), max);
+    return -1;
+  }
+  for (int64_t i = 0; i < ir_numel(t); i++)
+    vals[i] = ir_weight_int(t, i);
+  return (int)ir_numel(t);
+}
+
+void store_int(ir_dtype t, void *data, int64_t i, int64_t v, bool as_unsigned) {
+  uint64_t u = (uint64_t)v;
+  switch (t) {
+  case IR_FLOAT: ((float *)data)[i] = as_unsigned ? (float)u : (float)v; break;
+  case IR_DOUBLE: ((double *)data)[i] = as_unsigned ? (double)u : (double)v; break;
+  case IR_BOOL: ((uint8_t *)data)[i] = v != 0; break;
+  case IR_UINT8: ((uint8_t *)data)[i] = (uint8_t)u; break;
+  case IR_INT8: ((int8_t *)data)[i] = (int8_t)v; break;
+  case IR_UINT16: ((uint16_t *)data)[i] = (uint16_t)u; break;
+  case IR_INT16: ((int16_t *)data)[i] = (int16_t)v; break;
+  case IR_UINT32: ((uint32_t *)data)[i] = (uint32_t)u; break;
+  case IR_INT32: ((int32_t *)data)[i] = (int32_t)v; break;
+  case IR_UINT64: ((uint64_t *)data)[i] = u; break;
+  case IR_INT64: ((int64_t *)data)[i] = v; break;
+  case IR_UNDEFINED: NN_BUG("store_int: undefined dtype");
+  }
+}
+
+void store_double(ir_dtype t, void *data, int64_t i, double v) {
+  if (t == IR_FLOAT) {
+    ((float *)data)[i] = (float)v;
+  } else if (t == IR_DOUBLE) {
+    ((double *)data)[i] = v;
+  } else if (t == IR_BOOL) {
+    ((uint8_t *)data)[i] = v != 0;
+  } else if (t == IR_UINT64 && v >= 0 && v < 18446744073709551616.0) {
+    ((uint64_t *)data)[i] = (uint64_t)v;
+  } else {
+    /* Truncates toward zero as C does; values C leaves undefined become 0. */
+    bool ok = v > -9223372036854775809.0 && v < 9223372036854775808.0;
+    store_int(t, data, i, ok ? (int64_t)v : 0, false);
+  }
 }

@@ -25,7 +25,21 @@ nn_status norm_axis(ir_graph *g, const ir_node *n, int64_t axis, int rank, int *
 void emit_unary_map(emit_ctx *e, const ir_node *n, const char *expr);
 /* out0 = expr over broadcast inputs, where expr reads `a` (in0) and `b` (in1). */
 void emit_binary_map(emit_ctx *e, const ir_node *n, const char *expr);
+/* The smallest value of t as a C literal (-INFINITY for float types): the
+ * starting point of a running maximum. */
+const char *emit_lowest(emit_ctx *e, ir_dtype t);
 /* C's math function for a float type: ("exp", FLOAT) -> "expf". */
 const char *math_fn(emit_ctx *e, const char *name, ir_dtype t);
+
+/* Reads input k (named `what` in messages), which must be a constant integer
+ * tensor of rank 0 or 1 with at most max elements, into vals. Returns the
+ * element count, or -1 after reporting. An absent input gives 0. */
+int const_input_ints(ir_graph *g, const ir_node *n, int k, const char *what, int64_t *vals,
+                     int max);
+/* Stores v as element i of data of dtype t (bool: v != 0; NaN or out of
+ * range to an integer type: 0). */
+void store_double(ir_dtype t, void *data, int64_t i, double v);
+/* Stores an integer (as_unsigned: v holds a uint64 bit pattern). */
+void store_int(ir_dtype t, void *data, int64_t i, int64_t v, bool as_unsigned);
 
 #endif

@@ -1,6 +1,308 @@
-/* The pool family (in progress). */
+/* Pooling over any number of spatial axes: MaxPool (with its optional
+ * Indices output), AveragePool, GlobalMaxPool and GlobalAveragePool.
+ * Along an axis where some window leaves the input, the valid kernel range
+ * [lo, hi) is computed once per output position, so the innermost loops
+ * carry no padding tests. */
+#include <stdio.h>
+
 #include "common.h"
 
+#define SP (IR_MAX_RANK - 2) /* most spatial axes */
+
+/* A pooling node's geometry with auto_pad and ceil_mode resolved. */
+typedef struct pool_geom {
+  int r;      /* spatial axes */
+  int64_t nc; /* batch x channels: independent planes */
+  int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP], pe[SP];
+} pool_geom;
+
+static bool is_max(const ir_node *n) { return strcmp(n->op_type, "MaxPool") == 0; }
+
+/* Attribute `name` as r integers each >= lo, or dflt each when absent. */
+static nn_status attr_vec(ir_graph *g, const ir_node *n, const char *name, int r, int64_t dflt,
+                          int64_t lo, int64_t *out) {
+  const int64_t *v;
+  int cnt = ir_attr_ints(n, name, &v);
+  if (cnt && cnt != r)
+    return diag_node(g->path, n, "'%s' has %d values; expected %d", name, cnt, r);
+  for (int i = 0; i < r; i++) {
+    out[i] = cnt ? v[i] : dflt;
+    if (out[i] < lo)
+      return diag_node(g->path, n, "'%s' holds %lld; the least allowed is %lld", name,
+                       (long long)out[i], (long long)lo);
+  }
+  return NN_OK;
+}
+
+/* Output size and pads of spatial axis i under auto_pad; explicit pads are
+ * already in pb/pe. */
+static nn_status pool_axis(ir_graph *g, const ir_node *n, pool_geom *p, int i, const char *ap,
+                           bool ceil) {
+  int64_t eff = (p->k[i] - 1) * p->d[i] + 1, in = p->in[i], s = p->s[i];
+  if (strncmp(ap, "SAME_", 5) == 0) {
+    p->out[i] = (in + s - 1) / s;
+    int64_t total = (p->out[i] - 1) * s + eff - in;
+    total = total < 0 ? 0 : total;
+    p->pb[i] = strcmp(ap, "SAME_LOWER") == 0 ? total - total / 2 : total / 2;
+    p->pe[i] = total - p->pb[i];
+  } else {
+    int64_t span = in + p->pb[i] + p->pe[i] - eff;
+    p->out[i] = span < 0 ? 0 : (ceil ? (span + s - 1) / s : span / s) + 1;
+    /* ceil_mode: the last window must start inside the input or its left padding */
+    if (ceil && p->out[i] > 1 && (p->out[i] - 1) * s >= in + p->pb[i])
+      p->out[i]--;
+  }
+  if (p->out[i] < 1)
+    return diag_node(g->path, n, "spatial axis %d: the window spans %lld but the padded input only %lld",
+                     i, (long long)eff, (long long)(in + p->pb[i] + p->pe[i]));
+  return NN_OK;
+}
+
+static nn_status pool_geometry(ir_graph *g, const ir_node *n, pool_geom *p) {
+  const ir_tensor *x = n->inputs[0];
+  p->r = x->rank - 2;
+  if (p->r < 1 || p->r > SP)
+    return diag_node(g->path, n, "input has rank %d; pooling needs N, C and 1 to %d spatial axes",
+                     x->rank, SP);
+  p->nc = x->dims[0] * x->dims[1];
+  for (int i = 0; i < p->r; i++)
+    p->in[i] = x->dims[i + 2];
+  if (!ir_attr_find(n, "kernel_shape"))
+    return diag_node(g->path, n, "attribute 'kernel_shape' is required");
+  int64_t pads[2 * SP];
+  if (attr_vec(g, n, "kernel_shape", p->r, 1, 1, p->k) || attr_vec(g, n, "strides", p->r, 1, 1, p->s) ||
+      attr_vec(g, n, "dilations", p->r, 1, 1, p->d) || attr_vec(g, n, "pads", 2 * p->r, 0, 0, pads))
+    return NN_ERR;
+  const char *ap = ir_attr_string(n, "auto_pad", "NOTSET");
+  bool explicit = !*ap || strcmp(ap, "NOTSET") == 0;
+  if (!explicit && strcmp(ap, "VALID") && strcmp(ap, "SAME_UPPER") && strcmp(ap, "SAME_LOWER"))
+    return diag_node(g->path, n, "unknown auto_pad '%s'", ap);
+  bool ceil = ir_attr_int(n, "ceil_mode", 0) != 0;
+  for (int i = 0; i < p->r; i++) {
+    if (!explicit && (pads[i] || pads[p->r + i]))
+      return diag_node(g->path, n, "'pads' cannot be combined with auto_pad=%s", ap);
+    p->pb[i] = pads[i];
+    p->pe[i] = pads[p->r + i];
+    if (pool_axis(g, n, p, i, ap, ceil))
+      return NN_ERR;
+  }
+  return NN_OK;
+}
+
+static nn_status check_pool_dtype(ir_graph *g, const ir_node *n) {
+  ir_dtype t = n->inputs[0]->dtype;
+  if (!is_max(n) && strcmp(n->op_type, "GlobalMaxPool") != 0)
+    return check_float(g, n, 0);
+  if (t == IR_BOOL)
+    return diag_node(g->path, n, "bool input is not allowed");
+  return NN_OK;
+}
+
+static nn_status infer_pool(ir_graph *g, ir_node *n) {
+  pool_geom p;
+  if (check_arity(g, n, 1, 1) || check_pool_dtype(g, n) || pool_geometry(g, n, &p))
+    return NN_ERR;
+  if (n->n_outputs > (is_max(n) ? 2 : 1))
+    return diag_node(g->path, n, "has %d outputs; at most %d expected", n->n_outputs,
+                     is_max(n) ? 2 : 1);
+  int64_t so = ir_attr_int(n, "storage_order", 0);
+  if (so != 0 && so != 1)
+    return diag_node(g->path, n, "storage_order must be 0 or 1, not %lld", (long long)so);
+  const ir_tensor *x = n->inputs[0];
+  int64_t dims[IR_MAX_RANK] = {x->dims[0], x->dims[1]};
+  for (int i = 0; i < p.r; i++)
+    dims[i + 2] = p.out[i];
+  ir_set_shape(n->outputs[0], x->dtype, x->rank, dims);
+  if (ir_out(n, 1))
+    ir_set_shape(n->outputs[1], IR_INT64, x->rank, dims);
+  return NN_OK;
+}
+
+/* ---- emission ---- */
+
+/* Some window along axis i reaches outside [0, in). */
+static bool clips(const pool_geom *p, int i) {
+  return p->pb[i] > 0 || (p->out[i] - 1) * p->s[i] - p->pb[i] + (p->k[i] - 1) * p->d[i] >= p->in[i];
+}
+/* Some window along axis i has no element inside the input. */
+static bool may_be_empty(const pool_geom *p, int i) {
+  return (p->k[i] - 1) * p->d[i] < p->pb[i] || (p->out[i] - 1) * p->s[i] - p->pb[i] >= p->in[i];
+}
+/* Some window along axis i reaches past the end padding (ceil_mode). */
+static bool overhangs(const pool_geom *p, int i) {
+  return (p->out[i] - 1) * p->s[i] - p->pb[i] + (p->k[i] - 1) * p->d[i] >= p->in[i] + p->pe[i];
+}
+
+/* "v0 * s0 + v1 * s1 ...", with v<i> = var<i> or, for a window, b<i> + k<i> * d<i>. */
+static const char *offset_expr(emit_ctx *e, const pool_geom *p, bool window, const int64_t *stride) {
+  char buf[768];
+  size_t len = 0;
+  for (int i = 0; i < p->r; i++) {
+    char v[64];
+    if (!window)
+      snprintf(v, sizeof v, "o%d", i);
+    else if (p->d[i] == 1)
+      snprintf(v, sizeof v, "(b%d + k%d)", i, i);
+    else
+      snprintf(v, sizeof v, "(b%d + k%d * %lld)", i, i, (long long)p->d[i]);
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? " + " : "", v);
+    if (stride[i] != 1)
+      len += (size_t)snprintf(buf + len, sizeof buf - len, " * %lld", (long long)stride[i]);
+  }
+  return mem_strdup(e->g->mem, buf);
+}
+
+/* Opens the loop over output axis i; declares the window start b<i> and,
+ * where windows leave the input, the valid kernel range [lo<i>, hi<i>) and
+ * (count_include_pad) the count n<i> of elements inside input and pads. */
+static void open_out_axis(emit_ctx *e, const pool_geom *p, int i, bool count_pad) {
+  long long s = p->s[i], pb = p->pb[i], d = p->d[i], k = p->k[i], in = p->in[i];
+  char var[16];
+  snprintf(var, sizeof var, "o%d", i);
+  emit_for(e, var, p->out[i]);
+  const char *start = mem_printf(e->g->mem, s == 1 ? "o%d" : "o%d * %lld", i, s);
+  emit_line(e, "const int64_t b%d = %s%s;", i, start,
+            pb ? mem_printf(e->g->mem, " - %lld", pb) : "");
+  if (count_pad && overhangs(p, i)) {
+    const char *q = mem_printf(e->g->mem, "(%lld - b%d) / %lld", in + p->pe[i] + d - 1, i, d);
+    emit_line(e, "const int64_t n%d = %s < %lld ? %s : %lld;", i, q, k, q, k);
+  }
+  if (!clips(p, i))
+    return;
+  if (d == 1) {
+    emit_line(e, "const int64_t lo%d = b%d < 0 ? -b%d : 0;", i, i, i);
+  } else {
+    emit_line(e, "const int64_t lo%d = b%d < 0 ? (%lld - b%d) / %lld : 0;", i, i, d - 1, i, d);
+  }
+  const char *q = d == 1 ? mem_printf(e->g->mem, "%lld - b%d", in, i)
+                         : mem_printf(e->g->mem, "(%lld - b%d) / %lld", in + d - 1, i, d);
+  bool empty = may_be_empty(p, i);
+  emit_line(e, "%sint64_t hi%d = %s < %lld ? %s : %lld;", empty ? "" : "const ", i, q, k, q, k);
+  if (empty)
+    emit_line(e, "if (hi%d < lo%d) hi%d = lo%d;", i, i, i, i);
+}
+
+/* The divisor of an average: window elements inside the input (or, with
+ * count_include_pad, inside input and explicit pads). */
+static const char *avg_count(emit_ctx *e, const pool_geom *p, bool count_pad, ir_dtype t) {
+  int64_t fixed = 1;
+  char buf[512] = "";
+  size_t len = 0;
+  for (int i = 0; i < p->r; i++) {
+    if (count_pad && overhangs(p, i))
+      len += (size_t)snprintf(buf + len, sizeof buf - len, " * n%d", i);
+    else if (!count_pad && clips(p, i))
+      len += (size_t)snprintf(buf + len, sizeof buf - len, " * (hi%d - lo%d)", i, i);
+    else
+      fixed *= p->k[i];
+  }
+  if (!len)
+    return emit_literal(e, t, (double)fixed);
+  return mem_printf(e->g->mem, "(%s)(%lld%s)", ir_dtype_ctype(t), (long long)fixed, buf);
+}
+
+static void emit_pool_body(emit_ctx *e, const ir_node *n, const pool_geom *p, const int64_t *xs,
+                           const int64_t *cs) {
+  const char *T = ir_dtype_ctype(n->inputs[0]->dtype);
+  bool max = is_max(n), idx = ir_out(n, 1) != NULL;
+  emit_line(e, "%s acc = %s;", T, max ? emit_lowest(e, n->inputs[0]->dtype) : emit_literal(e, n->inputs[0]->dtype, 0));
+  if (idx)
+    emit_line(e, "int64_t at = -1;");
+  for (int i = 0; i < p->r; i++) {
+    const char *lo = clips(p, i) ? mem_printf(e->g->mem, "lo%d", i) : "0";
+    const char *hi = clips(p, i) ? mem_printf(e->g->mem, "hi%d", i)
+                                 : mem_printf(e->g->mem, "%lld", (long long)p->k[i]);
+    emit_open(e, "for (int64_t k%d = %s; k%d < %s; k%d++)", i, lo, i, hi, i);
+  }
+  emit_line(e, "const %s v = x[%s];", T, offset_expr(e, p, true, xs));
+  if (!max) {
+    emit_line(e, "acc += v;");
+  } else if (!idx) {
+    emit_line(e, "acc = v > acc ? v : acc;");
+  } else {
+    emit_open(e, "if (v > acc || at < 0)");
+    emit_line(e, "acc = v;");
+    emit_line(e, "at = %s;", offset_expr(e, p, true, cs));
+    emit_close(e);
+  }
+  for (int i = 0; i < p->r; i++)
+    emit_close(e);
+}
+
+static void emit_pool(emit_ctx *e, const ir_node *n) {
+  pool_geom p;
+  if (pool_geometry(e->g, n, &p) || ir_numel(n->outputs[0]) == 0)
+    return;
+  ir_dtype t = n->inputs[0]->dtype;
+  bool idx = ir_out(n, 1) != NULL, col = ir_attr_int(n, "storage_order", 0) == 1;
+  bool count_pad = !is_max(n) && ir_attr_int(n, "count_include_pad", 0) != 0;
+  int64_t xs[SP], ys[SP], cs[SP], xplane = 1, yplane = 1, kvol = 1;
+  for (int i = p.r - 1; i >= 0; i--) {
+    xs[i] = xplane, xplane *= p.in[i];
+    ys[i] = yplane, yplane *= p.out[i];
+    kvol *= p.k[i];
+  }
+  for (int i = 0; i < p.r; i++) /* column-major strides for storage_order=1 */
+    cs[i] = i ? cs[i - 1] * p.in[i - 1] : 1;
+  emit_parallel_for(e, "nc", p.nc, yplane * kvol);
+  emit_line(e, "const %s *x = in0 + nc * %lld;", ir_dtype_ctype(t), (long long)xplane);
+  for (int i = 0; i < p.r; i++)
+    open_out_axis(e, &p, i, count_pad);
+  emit_pool_body(e, n, &p, xs, col ? cs : xs);
+  const char *yo = offset_expr(e, &p, false, ys);
+  if (is_max(n))
+    emit_line(e, "out0[nc * %lld + %s] = acc;", (long long)yplane, yo);
+  else
+    emit_line(e, "out0[nc * %lld + %s] = acc / %s;", (long long)yplane, yo,
+              avg_count(e, &p, count_pad, t));
+  if (idx)
+    emit_line(e, "out1[nc * %lld + %s] = nc * %lld + at;", (long long)yplane, yo, (long long)xplane);
+  for (int i = 0; i < p.r; i++)
+    emit_close(e);
+  emit_close(e);
+}
+
+/* ---- GlobalAveragePool, GlobalMaxPool ---- */
+
+static nn_status infer_global(ir_graph *g, ir_node *n) {
+  if (check_arity(g, n, 1, 1) || check_pool_dtype(g, n))
+    return NN_ERR;
+  const ir_tensor *x = n->inputs[0];
+  if (x->rank < 2)
+    return diag_node(g->path, n, "input has rank %d; expected N, C and spatial axes", x->rank);
+  int64_t dims[IR_MAX_RANK];
+  for (int d = 0; d < x->rank; d++)
+    dims[d] = d < 2 ? x->dims[d] : 1;
+  ir_set_shape(n->outputs[0], x->dtype, x->rank, dims);
+  return NN_OK;
+}
+
+static void emit_global(emit_ctx *e, const ir_node *n) {
+  const ir_tensor *x = n->inputs[0];
+  int64_t nc = x->dims[0] * x->dims[1], plane = 1;
+  for (int d = 2; d < x->rank; d++)
+    plane *= x->dims[d];
+  if (nc == 0)
+    return;
+  bool max = n->op_type[6] == 'M';
+  const char *T = ir_dtype_ctype(x->dtype);
+  emit_parallel_for(e, "nc", nc, plane);
+  emit_line(e, "const %s *x = in0 + nc * %lld;", T, (long long)plane);
+  emit_line(e, "%s acc = %s;", T, max ? emit_lowest(e, x->dtype) : emit_literal(e, x->dtype, 0));
+  emit_for(e, "i", plane);
+  emit_line(e, max ? "acc = x[i] > acc ? x[i] : acc;" : "acc += x[i];");
+  emit_close(e);
+  if (max)
+    emit_line(e, "out0[nc] = acc;");
+  else
+    emit_line(e, "out0[nc] = acc / %s;", emit_literal(e, x->dtype, (double)plane));
+  emit_close(e);
+}
+
 const op_def op_family_pool[] = {
+    {"MaxPool", "", infer_pool, NULL, emit_pool, 0},
+    {"AveragePool", "", infer_pool, NULL, emit_pool, 0},
+    {"GlobalMaxPool", "", infer_global, NULL, emit_global, 0},
+    {"GlobalAveragePool", "", infer_global, NULL, emit_global, 0},
     {NULL},
 };

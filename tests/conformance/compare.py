@@ -152,7 +152,9 @@ def compare_arrays(got, want, rtol, atol, label):
         g, w = got.astype(big), want.astype(big)
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(g - w)
-            ok = (g == w) | (np.isnan(g) & np.isnan(w)) | (diff <= atol + rtol * np.abs(w))
+            # infinities must match exactly (g == w), as in assert_allclose
+            close = np.isfinite(g) & np.isfinite(w) & (diff <= atol + rtol * np.abs(w))
+            ok = (g == w) | (np.isnan(g) & np.isnan(w)) | close
     else:
         raise Mismatch("wrong dtype", f"{label}: cannot compare dtype {want.dtype}")
     if ok.all():

@@ -56,10 +56,10 @@ class Runner:
         if case.skip:
             return Result(case.id, "skip", case.skip)
         work = os.path.join(self.work_root, case.family, case.name)
-        shutil.rmtree(work, ignore_errors=True)
-        os.makedirs(work)
         ops = []
         try:
+            shutil.rmtree(work, ignore_errors=True)
+            os.makedirs(work)
             info = cases_mod.model_info(case.model)
             ops = info.ops if case.family == "node" else []
             res = self._run_sets(case, info, work)
@@ -92,8 +92,10 @@ class Runner:
                 return Result(case.id, "skip", f"runner cannot compare {e}")
             out_dir = os.path.join(work, ds.name)
             os.makedirs(out_dir, exist_ok=True)
-            cmd = [self.nncc, "run", case.model, *ds.inputs,
-                   *cases_mod.shape_args(info, ds.inputs), "--output-dir", out_dir]
+            cmd = [self.nncc, "run", case.model]
+            for path in ds.inputs:  # no NAME=: nncc takes them in graph-input order
+                cmd += ["--input", path]
+            cmd += [*cases_mod.shape_args(info, ds.inputs), "--output-dir", out_dir]
             rc, err = self._execute(cmd, deadline, work)
             if rc != 0:
                 return classify_error(case, rc, err)
@@ -254,8 +256,7 @@ def guard(args, results):
         with open(args.passing, "w") as f:
             f.writelines(i + "\n" for i in sorted(keep))
         for i in regressed:
-            print(f"REMOVED from {os.path.basename(args.passing)} (no longer passes): {i}",
-                  file=sys.stderr)
+            print(f"REMOVED from {args.passing} (no longer passes): {i}")
         if new:
             print(f"added {len(new)} new passes to {args.passing}")
         return []
@@ -289,6 +290,7 @@ def main(argv=None):
     if args.cflags is not None:
         env["NNCC_CFLAGS"] = args.cflags
     env.setdefault("NNCC_CFLAGS", "-O1")
+    env.setdefault("OMP_NUM_THREADS", "1")  # cases already run in parallel
 
     keep = args.keep is not None
     work_root = os.path.abspath(args.keep) if keep else tempfile.mkdtemp(prefix="nncc-conf-")
