@@ -16,6 +16,8 @@ typedef struct module {
   name_scope globals; /* static function names */
   name_scope params;  /* entry point parameter names */
   const char **param_of; /* per graph input then output: its C parameter name */
+  bool *weight_used;     /* by tensor id: some node function reads it */
+  int64_t weight_bytes;  /* blob size; weights get offsets on first use */
 } module;
 
 static const char *tensor_param(const module *m, const ir_tensor *t) {
@@ -110,21 +112,21 @@ static void emit_prelude(cbuf *c, const module *m) {
  * than initializer lists of numbers. */
 static void emit_weights(cbuf *c, const module *m) {
   const ir_graph *g = m->g;
-  if (g->weight_bytes == 0)
+  int64_t size = m->weight_bytes;
+  if (size == 0)
     return;
-  unsigned char *blob = xmalloc((size_t)g->weight_bytes);
-  memset(blob, 0, (size_t)g->weight_bytes);
+  unsigned char *blob = xmalloc((size_t)size);
+  memset(blob, 0, (size_t)size);
   for (int i = 0; i < g->n_tensors; i++) {
     const ir_tensor *t = g->tensors[i];
-    if (t->kind == IR_WEIGHT && !t->is_output)
+    if (t->kind == IR_WEIGHT && m->weight_used[t->id])
       memcpy(blob + t->offset, t->data, ir_bytes(t));
   }
   cb_line(c, "/* %lld bytes of weights; each tensor starts on a 64-byte boundary. */",
-          (long long)g->weight_bytes);
-  cb_raw(c, "static const _Alignas(64) unsigned char nn_weights[%lld] =\n",
-         (long long)g->weight_bytes);
+          (long long)size);
+  cb_raw(c, "static const _Alignas(64) unsigned char nn_weights[%lld] =\n", (long long)size);
   char esc[8];
-  for (int64_t i = 0; i < g->weight_bytes; i++) {
+  for (int64_t i = 0; i < size; i++) {
     if (i % 64 == 0)
       cb_raw(c, "%s\"", i ? "\"\n" : "");
     unsigned char ch = blob[i];
@@ -156,13 +158,19 @@ static bool mentions(const char *text, const char *ident) {
 }
 
 /* How the entry point refers to tensor t's storage, as a T* expression. */
-static const char *storage(const module *m, const ir_tensor *t, bool as_const) {
+static const char *storage(module *m, ir_tensor *t, bool as_const) {
   const char *param = tensor_param(m, t);
   const char *ct = ir_dtype_ctype(t->dtype);
   const char *q = as_const ? "const " : "";
   if (param)
     return as_const || t->kind != IR_INPUT ? param
                                            : mem_printf(m->g->mem, "(%s *)%s", ct, param);
+  if (t->kind == IR_WEIGHT && !m->weight_used[t->id]) {
+    /* Only weights some node reads go in the blob, in order of first use. */
+    m->weight_used[t->id] = true;
+    t->offset = m->weight_bytes;
+    m->weight_bytes = (m->weight_bytes + (int64_t)ir_bytes(t) + 63) / 64 * 64;
+  }
   if (t->kind == IR_WEIGHT)
     return mem_printf(m->g->mem, "(const %s *)(nn_weights + %lld)", ct, (long long)t->offset);
   return mem_printf(m->g->mem, "(%s%s *)(a + %lld)", q, ct, (long long)t->offset);
@@ -202,7 +210,7 @@ static void emit_node(cbuf *c, cbuf *call, module *m, int index, const ir_node *
   for (int pass = 0; pass < 2; pass++) {
     int count = pass ? n->n_outputs : n->n_inputs;
     for (int k = 0; k < count; k++) {
-      const ir_tensor *t = pass ? n->outputs[k] : n->inputs[k];
+      ir_tensor *t = pass ? n->outputs[k] : n->inputs[k];
       snprintf(pname, sizeof pname, "%s%d", pass ? "out" : "in", k);
       if (!t || !mentions(body.data ? body.data : "", pname))
         continue;
@@ -228,7 +236,10 @@ static void emit_entry(cbuf *c, const cbuf *calls, const module *m) {
   prototype(c, m);
   cb_raw(c, "\n{\n");
   cb_line(c, "  unsigned char *a = arena ? (unsigned char *)arena : default_arena;");
-  cb_line(c, "  (void)a;");
+  cb_raw(c, "  (void)a;");
+  for (int i = 0; i < g->n_inputs + g->n_outputs; i++) /* a model may ignore some */
+    cb_raw(c, " (void)%s;", m->param_of[i]);
+  cb_raw(c, "\n");
   cbuf tmp;
   cb_init(&tmp);
   tmp.indent = 1;
@@ -267,14 +278,19 @@ nn_status cg_emit_model(ir_graph *g, const cg_options *o, cbuf *c, cbuf *h) {
   for (int i = 0; i < m.params.n; i++)
     names_reserve(&m.globals, m.params.names[i]);
 
+  m.weight_used = mem_alloc(g->mem, sizeof *m.weight_used * (size_t)(g->next_id + 1));
+
   emit_header(h, &m);
   emit_prelude(c, &m);
-  emit_weights(c, &m);
-  cbuf calls;
+  cbuf funcs, calls;
+  cb_init(&funcs);
   cb_init(&calls);
   for (int i = 0; i < g->n_nodes; i++)
-    emit_node(c, &calls, &m, i, g->nodes[i]);
+    emit_node(&funcs, &calls, &m, i, g->nodes[i]);
+  emit_weights(c, &m); /* after the nodes: they decide which weights are read */
+  cb_bytes(c, funcs.data ? funcs.data : "", funcs.len);
   emit_entry(c, &calls, &m);
+  cb_free(&funcs);
   cb_free(&calls);
   return NN_OK;
 }

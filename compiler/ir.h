@@ -51,7 +51,7 @@ typedef struct ir_tensor {
   ir_kind kind;
   bool is_output;                /* a graph output: written to the caller's buffer */
   void *data;                    /* IR_WEIGHT: numel * dtype size bytes */
-  int64_t offset;                /* arena (activation) or blob (weight) offset, from the planner */
+  int64_t offset;                /* arena offset (planner) or weight blob offset (codegen) */
 } ir_tensor;
 
 typedef enum { IR_ATTR_FLOAT, IR_ATTR_INT, IR_ATTR_STRING, IR_ATTR_TENSOR,
@@ -97,7 +97,6 @@ typedef struct ir_graph {
   ir_tensor **inputs, **outputs;
   int n_inputs, n_outputs;
   int64_t arena_bytes;        /* set by the planner: activations */
-  int64_t weight_bytes;       /* set by the planner: the constant blob */
 } ir_graph;
 
 const char *ir_dtype_name(ir_dtype t);

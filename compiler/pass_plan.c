@@ -1,5 +1,5 @@
-/* Memory planning. Weights get offsets in one constant blob. Activations get
- * offsets in one arena: a buffer is placed when its node runs, in the lowest
+/* Memory planning of activations (the weight blob is laid out by codegen,
+ * which knows which weights the code reads). Activations get offsets in one arena: a buffer is placed when its node runs, in the lowest
  * gap that fits among the buffers alive then, and its bytes are free again
  * after its last reader. Outputs are placed before inputs are freed, so no
  * node reads and writes the same bytes. Without reuse each buffer gets its
@@ -53,18 +53,6 @@ static void remove_id(live_buf *live, int *n, int id) {
     }
 }
 
-static void plan_weights(ir_graph *g) {
-  int64_t at = 0;
-  for (int i = 0; i < g->n_tensors; i++) {
-    ir_tensor *t = g->tensors[i];
-    if (t->kind != IR_WEIGHT)
-      continue;
-    t->offset = at;
-    at = align_up(at + (int64_t)ir_bytes(t));
-  }
-  g->weight_bytes = at;
-}
-
 /* last_use[id]: index of the last node reading the tensor (or writing it,
  * when nothing reads it). */
 static int *last_uses(const ir_graph *g) {
@@ -103,7 +91,6 @@ int64_t plan_lower_bound(const ir_graph *g) {
 }
 
 nn_status pass_plan(ir_graph *g, bool reuse) {
-  plan_weights(g);
   int *last_use = last_uses(g);
   live_buf *live = mem_alloc(g->mem, sizeof *live * (size_t)(g->n_tensors + 1));
   int n_live = 0;

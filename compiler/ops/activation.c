@@ -90,6 +90,8 @@ static void emit_prelu(emit_ctx *e, const ir_node *n) {
     emit_unary_map(e, n, "x");
     return;
   }
+  if (ir_numel(x) == 0)
+    return;
   int64_t len[IR_MAX_RANK + 1] = {1};
   bool varies[IR_MAX_RANK + 1] = {false};
   int nr = 1, off = x->rank - s->rank;
@@ -113,9 +115,11 @@ static void emit_prelu(emit_ctx *e, const ir_node *n) {
       at += (size_t)snprintf(sidx + at, sizeof sidx - at, "%s(r", at ? " + " : "");
       if (below > 1)
         at += (size_t)snprintf(sidx + at, sizeof sidx - at, " / %lld", (long long)below);
-      if (k > 0) /* the outermost run's index never wraps */
+      if (below * len[k] < outer) /* the outermost run's index never wraps */
         at += (size_t)snprintf(sidx + at, sizeof sidx - at, " %% %lld", (long long)len[k]);
-      at += (size_t)snprintf(sidx + at, sizeof sidx - at, ") * %lld", (long long)sbelow);
+      at += (size_t)snprintf(sidx + at, sizeof sidx - at, ")");
+      if (sbelow > 1)
+        at += (size_t)snprintf(sidx + at, sizeof sidx - at, " * %lld", (long long)sbelow);
     }
     below *= len[k];
     sbelow *= varies[k] ? len[k] : 1;
@@ -125,7 +129,6 @@ static void emit_prelu(emit_ctx *e, const ir_node *n) {
     emit_line(e, "const %s *x = in0 + r * %lld, *sl = in1 + %s;", ct, (long long)inner, sidx);
     emit_line(e, "%s *y = out0 + r * %lld;", ct, (long long)inner);
   } else {
-    emit_open(e, "%s", "");
     emit_line(e, "const %s *x = in0, *sl = in1;", ct);
     emit_line(e, "%s *y = out0;", ct);
   }
@@ -138,7 +141,8 @@ static void emit_prelu(emit_ctx *e, const ir_node *n) {
   emit_line(e, "y[j] = x[j] < %s ? x[j] * %s : x[j];", lit(e, n, 0),
             varies[nr - 1] ? "sl[j]" : "b");
   emit_close(e);
-  emit_close(e);
+  if (outer > 1)
+    emit_close(e);
 }
 
 static void emit_sigmoid(emit_ctx *e, const ir_node *n) {

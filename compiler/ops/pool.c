@@ -120,9 +120,10 @@ static nn_status infer_pool(ir_graph *g, ir_node *n) {
 
 /* ---- emission ---- */
 
-/* Some window along axis i reaches outside [0, in). */
-static bool clips(const pool_geom *p, int i) {
-  return p->pb[i] > 0 || (p->out[i] - 1) * p->s[i] - p->pb[i] + (p->k[i] - 1) * p->d[i] >= p->in[i];
+/* Some window along axis i starts before the input, or ends after it. */
+static bool clips_lo(const pool_geom *p, int i) { return p->pb[i] > 0; }
+static bool clips_hi(const pool_geom *p, int i) {
+  return (p->out[i] - 1) * p->s[i] - p->pb[i] + (p->k[i] - 1) * p->d[i] >= p->in[i];
 }
 /* Some window along axis i has no element inside the input. */
 static bool may_be_empty(const pool_geom *p, int i) {
@@ -152,6 +153,17 @@ static const char *offset_expr(emit_ctx *e, const pool_geom *p, bool window, con
   return mem_strdup(e->g->mem, buf);
 }
 
+/* The kernel range along axis i: variables where windows clip, else [0, k). */
+static bool lo_var(const pool_geom *p, int i) { return clips_lo(p, i) || may_be_empty(p, i); }
+static bool hi_var(const pool_geom *p, int i) { return clips_hi(p, i) || may_be_empty(p, i); }
+static const char *lo_bound(emit_ctx *e, const pool_geom *p, int i) {
+  return lo_var(p, i) ? mem_printf(e->g->mem, "lo%d", i) : "0";
+}
+static const char *hi_bound(emit_ctx *e, const pool_geom *p, int i) {
+  return hi_var(p, i) ? mem_printf(e->g->mem, "hi%d", i)
+                      : mem_printf(e->g->mem, "%lld", (long long)p->k[i]);
+}
+
 /* Opens the loop over output axis i; declares the window start b<i> and,
  * where windows leave the input, the valid kernel range [lo<i>, hi<i>) and
  * (count_include_pad) the count n<i> of elements inside input and pads. */
@@ -164,16 +176,18 @@ static void open_out_axis(emit_ctx *e, const pool_geom *p, int i, bool count_pad
   emit_line(e, "const int64_t b%d = %s%s;", i, start,
             pb ? mem_printf(e->g->mem, " - %lld", pb) : "");
   if (count_pad && overhangs(p, i)) {
-    const char *q = mem_printf(e->g->mem, "(%lld - b%d) / %lld", in + p->pe[i] + d - 1, i, d);
+    const char *q = d == 1 ? mem_printf(e->g->mem, "%lld - b%d", in + p->pe[i], i)
+                           : mem_printf(e->g->mem, "(%lld - b%d) / %lld", in + p->pe[i] + d - 1, i, d);
     emit_line(e, "const int64_t n%d = %s < %lld ? %s : %lld;", i, q, k, q, k);
   }
-  if (!clips(p, i))
-    return;
-  if (d == 1) {
-    emit_line(e, "const int64_t lo%d = b%d < 0 ? -b%d : 0;", i, i, i);
-  } else {
-    emit_line(e, "const int64_t lo%d = b%d < 0 ? (%lld - b%d) / %lld : 0;", i, i, d - 1, i, d);
+  if (lo_var(p, i)) {
+    if (d == 1)
+      emit_line(e, "const int64_t lo%d = b%d < 0 ? -b%d : 0;", i, i, i);
+    else
+      emit_line(e, "const int64_t lo%d = b%d < 0 ? (%lld - b%d) / %lld : 0;", i, i, d - 1, i, d);
   }
+  if (!hi_var(p, i))
+    return;
   const char *q = d == 1 ? mem_printf(e->g->mem, "%lld - b%d", in, i)
                          : mem_printf(e->g->mem, "(%lld - b%d) / %lld", in + d - 1, i, d);
   bool empty = may_be_empty(p, i);
@@ -191,13 +205,17 @@ static const char *avg_count(emit_ctx *e, const pool_geom *p, bool count_pad, ir
   for (int i = 0; i < p->r; i++) {
     if (count_pad && overhangs(p, i))
       len += (size_t)snprintf(buf + len, sizeof buf - len, " * n%d", i);
-    else if (!count_pad && clips(p, i))
-      len += (size_t)snprintf(buf + len, sizeof buf - len, " * (hi%d - lo%d)", i, i);
+    else if (!count_pad && lo_var(p, i))
+      len += (size_t)snprintf(buf + len, sizeof buf - len, " * (%s - lo%d)", hi_bound(e, p, i), i);
+    else if (!count_pad && hi_var(p, i))
+      len += (size_t)snprintf(buf + len, sizeof buf - len, " * hi%d", i);
     else
       fixed *= p->k[i];
   }
   if (!len)
     return emit_literal(e, t, (double)fixed);
+  if (fixed == 1)
+    return mem_printf(e->g->mem, "(%s)(%s)", ir_dtype_ctype(t), buf + 3);
   return mem_printf(e->g->mem, "(%s)(%lld%s)", ir_dtype_ctype(t), (long long)fixed, buf);
 }
 
@@ -209,10 +227,8 @@ static void emit_pool_body(emit_ctx *e, const ir_node *n, const pool_geom *p, co
   if (idx)
     emit_line(e, "int64_t at = -1;");
   for (int i = 0; i < p->r; i++) {
-    const char *lo = clips(p, i) ? mem_printf(e->g->mem, "lo%d", i) : "0";
-    const char *hi = clips(p, i) ? mem_printf(e->g->mem, "hi%d", i)
-                                 : mem_printf(e->g->mem, "%lld", (long long)p->k[i]);
-    emit_open(e, "for (int64_t k%d = %s; k%d < %s; k%d++)", i, lo, i, hi, i);
+    emit_open(e, "for (int64_t k%d = %s; k%d < %s; k%d++)", i, lo_bound(e, p, i), i,
+              hi_bound(e, p, i), i);
   }
   emit_line(e, "const %s v = x[%s];", T, offset_expr(e, p, true, xs));
   if (!max) {

@@ -21,6 +21,10 @@ typedef enum {
 /* NEAREST_SIMPLE is Resize-10 and Upsample: floor, or ceil when downsampling. */
 typedef enum { ROUND_PREFER_FLOOR, ROUND_PREFER_CEIL, NEAREST_FLOOR, NEAREST_CEIL, NEAREST_SIMPLE } nearest_mode;
 
+/* Antialiased downsampling widens the filter to 2/scale taps (linear) or
+ * 4/scale (cubic); beyond this many, the op is rejected. */
+#define MAX_TAPS 1024
+
 typedef struct resize_params {
   interp_mode mode;
   coord_mode coord;
@@ -210,12 +214,17 @@ static nn_status resize_params_of(ir_graph *g, const ir_node *n, resize_params *
   }
   if (rp->coord == CT_TF_CROP_AND_RESIZE && read_roi(g, n, rp, axes, na))
     return NN_ERR;
+  for (int d = 0; d < x->rank && rp->antialias; d++)
+    if (rp->scale[d] < 1 && 4 / rp->scale[d] > MAX_TAPS - 4)
+      return diag_node(g->path, n, "antialias at scale %g on axis %d needs too wide a filter",
+                       rp->scale[d], d);
   return NN_OK;
 }
 
 static nn_status infer_resize(ir_graph *g, ir_node *n) {
   bool up = strcmp(n->op_type, "Upsample") == 0;
-  if (check_arity(g, n, 1, up || n->opset < 11 ? (up && n->opset < 9 ? 1 : 2) : 4))
+  int most = up ? (n->opset < 9 ? 1 : 2) : n->opset < 11 ? 2 : 4;
+  if (check_arity(g, n, 1, most))
     return NN_ERR;
   const ir_tensor *x = n->inputs[0];
   resize_params rp;
@@ -308,7 +317,7 @@ static int taps_of(const resize_params *rp, int a, int64_t o, int64_t in, int64_
   double x = source_coord(rp, a, o, in, outside);
   if (*outside)
     return 0;
-  double c[4096];
+  double c[MAX_TAPS];
   double ratio = x == floor(x) ? 1 : x - floor(x);
   int n = coefficients(rp, ratio, rp->scale[a], c);
   /* The n taps nearest x, kept within the edge padding the spec's
@@ -343,12 +352,14 @@ static int taps_of(const resize_params *rp, int a, int64_t o, int64_t in, int64_
 
 /* The tap table of axis a (input size in, stride in elements). */
 static axis_taps axis_table(ir_graph *g, const resize_params *rp, int a, int64_t in, int64_t stride) {
-  int64_t out = rp->out[a], idx[4096];
-  double w[4096];
+  int64_t out = rp->out[a], idx[MAX_TAPS];
+  double w[MAX_TAPS];
   bool outside;
   axis_taps t = {.taps = 1, .identity = out == in};
-  for (int64_t o = 0; o < out; o++)
-    t.taps = fmax(t.taps, taps_of(rp, a, o, in, idx, w, &outside));
+  for (int64_t o = 0; o < out; o++) {
+    int m = taps_of(rp, a, o, in, idx, w, &outside);
+    t.taps = m > t.taps ? m : t.taps;
+  }
   t.off = mem_alloc(g->mem, sizeof *t.off * (size_t)(out * t.taps + 1));
   t.w = mem_alloc(g->mem, sizeof *t.w * (size_t)(out * t.taps + 1));
   t.skip = mem_alloc(g->mem, (size_t)out + 1);
@@ -368,15 +379,14 @@ static axis_taps axis_table(ir_graph *g, const resize_params *rp, int a, int64_t
 
 /* ---- code ---- */
 
+/* static const type name<a>[count] = {vals...}; */
 static void emit_table(emit_ctx *e, const char *type, const char *name, int a, int64_t count,
-                       const int64_t *iv, const double *dv, const unsigned char *bv, ir_dtype ft) {
+                       const char *const *vals) {
   emit_line(e, "static const %s %s%d[%lld] = {", type, name, a, (long long)count);
   char line[1024];
   size_t len = 0;
   for (int64_t i = 0; i < count; i++) {
-    const char *v = iv ? mem_printf(e->g->mem, "%lld", (long long)iv[i])
-                  : dv ? emit_literal(e, ft, dv[i]) : (bv[i] ? "1" : "0");
-    len += (size_t)snprintf(line + len, sizeof line - len, "%s%s,", len ? " " : "", v);
+    len += (size_t)snprintf(line + len, sizeof line - len, "%s%s,", len ? " " : "", vals[i]);
     if (len > 80 || i + 1 == count) {
       emit_line(e, "    %s", line);
       len = 0;
@@ -385,29 +395,70 @@ static void emit_table(emit_ctx *e, const char *type, const char *name, int a, i
   emit_line(e, "};");
 }
 
-/* sum over the taps of the resized axes from `first` on, into acc. */
-static void emit_taps(emit_ctx *e, const ir_tensor *y, const axis_taps *t, const bool *resized,
-                      int first, const char *base, const char *weight) {
+/* Writes axis a's tables (offsets, weights, skip flags) for the node body. */
+static void emit_axis_tables(emit_ctx *e, const ir_tensor *x, const ir_tensor *y, int a,
+                             const axis_taps *t) {
+  int64_t count = y->dims[a] * t->taps;
+  const char **v = mem_alloc(e->g->mem, sizeof *v * (size_t)(count + 1));
+  for (int64_t i = 0; i < count; i++)
+    v[i] = mem_printf(e->g->mem, "%lld", (long long)t->off[i]);
+  emit_table(e, ir_numel(x) <= INT32_MAX ? "int32_t" : "int64_t", "off", a, count, v);
+  if (t->weighted) {
+    for (int64_t i = 0; i < count; i++)
+      v[i] = emit_literal(e, x->dtype, t->w[i]);
+    emit_table(e, ir_dtype_ctype(x->dtype), "w", a, count, v);
+  }
+  if (t->any_skip) {
+    for (int64_t i = 0; i < y->dims[a]; i++)
+      v[i] = t->skip[i] ? "1" : "0";
+    emit_table(e, "unsigned char", "skip", a, y->dims[a], v);
+  }
+}
+
+/* "i<a> * stride + ..." over the loops of y (identity_only: only the axes
+ * not resized); "" when there is no term. */
+static void index_terms(char *buf, size_t size, const ir_tensor *y, const int64_t *stride,
+                        const axis_taps *t, bool identity_only) {
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int a = 0; a < y->rank; a++) {
+    if ((identity_only && !t[a].identity) || y->dims[a] == 1)
+      continue;
+    len += (size_t)snprintf(buf + len, size - len, "%si%d", len ? " + " : "", a);
+    if (stride[a] != 1)
+      len += (size_t)snprintf(buf + len, size - len, " * %lld", (long long)stride[a]);
+  }
+}
+
+/* a + b for expressions where "" means 0. */
+static const char *plus(emit_ctx *e, const char *a, const char *b) {
+  return !*a ? b : !*b ? a : mem_printf(e->g->mem, "%s + %s", a, b);
+}
+
+/* Accumulates the taps of the resized axes from `first` on into acc; src
+ * and weight are the offset and weight products so far (weight NULL: 1). */
+static void emit_taps(emit_ctx *e, const ir_tensor *y, const axis_taps *t, int first,
+                      const char *src, const char *weight) {
   int a = first;
-  while (a < y->rank && !resized[a])
+  while (a < y->rank && t[a].identity)
     a++;
   if (a == y->rank) {
-    emit_line(e, "acc += %s * in0[%s];", weight, base);
+    emit_line(e, "acc += %s * in0[%s];", weight, *src ? src : "0");
     return;
   }
-  const char *off, *w;
-  if (t[a].taps == 1) {
-    off = mem_printf(e->g->mem, "%s + off%d[i%d]", base, a, a);
-    w = t[a].weighted ? mem_printf(e->g->mem, "%s * w%d[i%d]", weight, a, a) : weight;
-    emit_taps(e, y, t, resized, a + 1, off, w);
-    return;
+  const char *k = mem_printf(e->g->mem, "i%d", a);
+  if (t[a].taps > 1) {
+    emit_open(e, "for (int t%d = 0; t%d < %d; t%d++)", a, a, t[a].taps, a);
+    emit_line(e, "const int64_t k%d = i%d * %d + t%d;", a, a, t[a].taps, a);
+    k = mem_printf(e->g->mem, "k%d", a);
   }
-  emit_open(e, "for (int t%d = 0; t%d < %d; t%d++)", a, a, t[a].taps, a);
-  emit_line(e, "const int64_t k%d = i%d * %d + t%d;", a, a, t[a].taps, a);
-  off = mem_printf(e->g->mem, "%s + off%d[k%d]", base, a, a);
-  w = mem_printf(e->g->mem, "%s * w%d[k%d]", weight, a, a);
-  emit_taps(e, y, t, resized, a + 1, off, w);
-  emit_close(e);
+  const char *off = plus(e, src, mem_printf(e->g->mem, "off%d[%s]", a, k));
+  const char *w = !t[a].weighted ? weight
+                  : weight     ? mem_printf(e->g->mem, "%s * w%d[%s]", weight, a, k)
+                               : mem_printf(e->g->mem, "w%d[%s]", a, k);
+  emit_taps(e, y, t, a + 1, off, w);
+  if (t[a].taps > 1)
+    emit_close(e);
 }
 
 static void emit_resize(emit_ctx *e, const ir_node *n) {
@@ -421,32 +472,21 @@ static void emit_resize(emit_ctx *e, const ir_node *n) {
   emit_strides(x, in_stride);
   emit_strides(y, out_stride);
   axis_taps t[IR_MAX_RANK];
-  bool resized[IR_MAX_RANK], weighted = false, skip = false;
-  const char *ityp = ir_numel(x) <= INT32_MAX ? "int32_t" : "int64_t";
-  const char *acc = x->dtype == IR_DOUBLE ? "double" : "float";
-  char base[512] = "", out[512] = "", skips[256] = "";
-  size_t lb = 0, lo = 0, ls = 0;
+  bool weighted = false;
+  char skips[256] = "", src[512], dst[512];
+  size_t ls = 0;
   for (int a = 0; a < x->rank; a++) {
     t[a] = axis_table(e->g, &rp, a, x->dims[a], in_stride[a]);
-    resized[a] = !t[a].identity;
-    lo += (size_t)snprintf(out + lo, sizeof out - lo, "%si%d * %lld", lo ? " + " : "", a,
-                           (long long)out_stride[a]);
-    if (!resized[a]) {
-      lb += (size_t)snprintf(base + lb, sizeof base - lb, "%si%d * %lld", lb ? " + " : "", a,
-                             (long long)in_stride[a]);
+    if (t[a].identity)
       continue;
-    }
-    int64_t count = y->dims[a] * t[a].taps;
-    emit_table(e, ityp, "off", a, count, t[a].off, NULL, NULL, y->dtype);
-    if (t[a].weighted)
-      emit_table(e, acc, "w", a, count, NULL, t[a].w, NULL, x->dtype);
-    if (t[a].any_skip) {
-      emit_table(e, "unsigned char", "skip", a, y->dims[a], NULL, NULL, t[a].skip, y->dtype);
-      ls += (size_t)snprintf(skips + ls, sizeof skips - ls, "%sskip%d[i%d]", ls ? " | " : "", a, a);
-    }
+    emit_axis_tables(e, x, y, a, &t[a]);
     weighted |= t[a].weighted;
-    skip |= t[a].any_skip;
+    if (t[a].any_skip)
+      ls += (size_t)snprintf(skips + ls, sizeof skips - ls, "%sskip%d[i%d]", ls ? " | " : "", a, a);
   }
+  index_terms(src, sizeof src, y, in_stride, t, true);
+  index_terms(dst, sizeof dst, y, out_stride, t, false);
+  const char *to = *dst ? dst : "0";
   for (int a = 0; a < y->rank; a++) {
     char var[16];
     snprintf(var, sizeof var, "i%d", a);
@@ -455,21 +495,22 @@ static void emit_resize(emit_ctx *e, const ir_node *n) {
     else
       emit_for(e, var, y->dims[a]);
   }
-  const char *o = lo ? out : "0";
-  if (skip) {
+  if (ls) {
     emit_open(e, "if (%s)", skips);
-    emit_line(e, "out0[%s] = %s;", o, emit_literal(e, y->dtype, rp.extrapolation));
+    emit_line(e, "out0[%s] = %s;", to, emit_literal(e, y->dtype, rp.extrapolation));
     emit_line(e, "continue;");
     emit_close(e);
   }
   if (!weighted) { /* nearest: a gather through the tables, for any dtype */
-    emit_line(e, "%s acc = 0;", ir_dtype_ctype(x->dtype));
-    emit_taps(e, y, t, resized, 0, lb ? base : "0", "1");
-    emit_line(e, "out0[%s] = acc;", o);
+    const char *from = src;
+    for (int a = 0; a < y->rank; a++)
+      if (!t[a].identity)
+        from = plus(e, from, mem_printf(e->g->mem, "off%d[i%d]", a, a));
+    emit_line(e, "out0[%s] = in0[%s];", to, *from ? from : "0");
   } else {
-    emit_line(e, "%s acc = 0;", acc);
-    emit_taps(e, y, t, resized, 0, lb ? base : "0", emit_literal(e, x->dtype, 1));
-    emit_line(e, "out0[%s] = (%s)acc;", o, ir_dtype_ctype(y->dtype));
+    emit_line(e, "%s acc = 0;", ir_dtype_ctype(x->dtype));
+    emit_taps(e, y, t, 0, src, NULL);
+    emit_line(e, "out0[%s] = acc;", to);
   }
   for (int a = 0; a < y->rank; a++)
     emit_close(e);
