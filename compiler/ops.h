@@ -33,6 +33,7 @@ typedef struct op_def {
 /* Each family file defines one table, terminated by a row with a NULL name. */
 #define OP_FAMILIES(X)                                                         \
   X(elementwise)                                                               \
+  X(logic)                                                                     \
   X(activation)                                                                \
   X(gemm)                                                                      \
   X(conv)                                                                      \

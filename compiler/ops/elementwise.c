@@ -32,6 +32,37 @@ UNARY_MATH(sqrt, "sqrt")
 UNARY_MATH(floor, "floor")
 UNARY_MATH(ceil, "ceil")
 UNARY_MATH(erf, "erf")
+UNARY_MATH(sin, "sin")
+UNARY_MATH(cos, "cos")
+UNARY_MATH(tan, "tan")
+UNARY_MATH(asin, "asin")
+UNARY_MATH(acos, "acos")
+UNARY_MATH(atan, "atan")
+UNARY_MATH(sinh, "sinh")
+UNARY_MATH(cosh, "cosh")
+UNARY_MATH(asinh, "asinh")
+UNARY_MATH(acosh, "acosh")
+UNARY_MATH(atanh, "atanh")
+UNARY_MATH(round, "nearbyint") /* halves to even, under the default rounding mode */
+
+static void emit_sign(emit_ctx *e, const ir_node *n) {
+  emit_unary_map(e, n, mem_printf(e->g->mem, "(%s)((x > 0) - (x < 0))",
+                                  ir_dtype_ctype(n->outputs[0]->dtype)));
+}
+
+/* Mod: fmod=1 keeps the dividend's sign (C's fmod); fmod=0 the divisor's (Python's %). */
+static void emit_mod(emit_ctx *e, const ir_node *n) {
+  ir_dtype t = n->outputs[0]->dtype;
+  bool fl = t == IR_FLOAT || t == IR_DOUBLE;
+  if (fl && ir_attr_int(n, "fmod", 0))
+    emit_binary_map(e, n, mem_printf(e->g->mem, "%s(a, b)", math_fn(e, "fmod", t)));
+  else if (fl)
+    emit_binary_map(e, n, mem_printf(e->g->mem, "b == 0 ? NAN : a - b * %s(a / b)", math_fn(e, "floor", t)));
+  else if (ir_attr_int(n, "fmod", 0))
+    emit_binary_map(e, n, "b ? a % b : 0");
+  else
+    emit_binary_map(e, n, "b ? (a % b != 0 && ((a % b < 0) != (b < 0)) ? a % b + b : a % b) : 0");
+}
 
 static void emit_reciprocal(emit_ctx *e, const ir_node *n) {
   emit_unary_map(e, n, n->inputs[0]->dtype == IR_FLOAT ? "1.0f / x" : "1.0 / x");
@@ -148,8 +179,10 @@ static nn_status infer_binary(ir_graph *g, ir_node *n) {
 }
 
 static nn_status infer_pow(ir_graph *g, ir_node *n) {
-  if (check_arity(g, n, 2, 2) || check_float(g, n, 0))
+  if (check_arity(g, n, 2, 2))
     return NN_ERR;
+  if (n->inputs[0]->dtype == IR_BOOL || !n->inputs[1] || n->inputs[1]->dtype == IR_BOOL)
+    return diag_node(g->path, n, "base and exponent must be numbers");
   return infer_broadcast(g, n, n->outputs[0], false);
 }
 
@@ -165,7 +198,10 @@ static void emit_div(emit_ctx *e, const ir_node *n) {
 
 static void emit_pow(emit_ctx *e, const ir_node *n) {
   ir_dtype t = n->outputs[0]->dtype;
-  emit_binary_map(e, n, mem_printf(e->g->mem, "(%s)%s(a, b)", ir_dtype_ctype(t), math_fn(e, "pow", t)));
+  if (t == IR_FLOAT && n->inputs[1]->dtype == IR_FLOAT)
+    emit_binary_map(e, n, "powf(a, b)");
+  else /* integer and mixed powers go through double, as onnxruntime does */
+    emit_binary_map(e, n, mem_printf(e->g->mem, "(%s)pow((double)a, (double)b)", ir_dtype_ctype(t)));
 }
 
 /* ---- variadic Sum, Mean, Max, Min ---- */
@@ -227,6 +263,20 @@ const op_def op_family_elementwise[] = {
     {"Floor", "", infer_unary_float, NULL, emit_floor, OP_ELEMENTWISE},
     {"Ceil", "", infer_unary_float, NULL, emit_ceil, OP_ELEMENTWISE},
     {"Erf", "", infer_unary_float, NULL, emit_erf, OP_ELEMENTWISE},
+    {"Sin", "", infer_unary_float, NULL, emit_sin, OP_ELEMENTWISE},
+    {"Cos", "", infer_unary_float, NULL, emit_cos, OP_ELEMENTWISE},
+    {"Tan", "", infer_unary_float, NULL, emit_tan, OP_ELEMENTWISE},
+    {"Asin", "", infer_unary_float, NULL, emit_asin, OP_ELEMENTWISE},
+    {"Acos", "", infer_unary_float, NULL, emit_acos, OP_ELEMENTWISE},
+    {"Atan", "", infer_unary_float, NULL, emit_atan, OP_ELEMENTWISE},
+    {"Sinh", "", infer_unary_float, NULL, emit_sinh, OP_ELEMENTWISE},
+    {"Cosh", "", infer_unary_float, NULL, emit_cosh, OP_ELEMENTWISE},
+    {"Asinh", "", infer_unary_float, NULL, emit_asinh, OP_ELEMENTWISE},
+    {"Acosh", "", infer_unary_float, NULL, emit_acosh, OP_ELEMENTWISE},
+    {"Atanh", "", infer_unary_float, NULL, emit_atanh, OP_ELEMENTWISE},
+    {"Round", "", infer_unary_float, NULL, emit_round, OP_ELEMENTWISE},
+    {"Sign", "", infer_unary_numeric, NULL, emit_sign, OP_ELEMENTWISE},
+    {"Mod", "", infer_binary, NULL, emit_mod, OP_ELEMENTWISE},
     {"Add", "", infer_binary, fold_binary, emit_add, OP_ELEMENTWISE},
     {"Sub", "", infer_binary, fold_binary, emit_sub, OP_ELEMENTWISE},
     {"Mul", "", infer_binary, fold_binary, emit_mul, OP_ELEMENTWISE},
