@@ -54,6 +54,19 @@ static nn_status infer_prelu(ir_graph *g, ir_node *n) {
   if (x->dtype != IR_FLOAT && x->dtype != IR_DOUBLE && x->dtype != IR_UINT32 &&
       x->dtype != IR_UINT64 && x->dtype != IR_INT32 && x->dtype != IR_INT64)
     return diag_node(g->path, n, "input 0 has unsupported dtype %s", ir_dtype_name(x->dtype));
+  if (n->opset < 7 && s->kind == IR_WEIGHT && s->rank == 1 && x->rank > 2 &&
+      s->dims[0] == x->dims[1] && s->dims[0] != x->dims[x->rank - 1]) {
+    /* PRelu before opset 7 had one slope per channel (axis 1): view the
+     * weight as [C,1,...,1] so NumPy broadcasting gives that. */
+    ir_tensor *v = ir_tensor_new(g, mem_printf(g->mem, "%s (per channel)", s->name));
+    int64_t dims[IR_MAX_RANK] = {s->dims[0]};
+    for (int d = 1; d < x->rank - 1; d++)
+      dims[d] = 1;
+    ir_set_shape(v, s->dtype, x->rank - 1, dims);
+    v->kind = IR_WEIGHT;
+    v->data = s->data;
+    n->inputs[1] = v;
+  }
   if (infer_broadcast(g, n, n->outputs[0], true))
     return NN_ERR;
   const ir_tensor *y = n->outputs[0];
