@@ -252,6 +252,7 @@ static void emit_entry(cbuf *c, const cbuf *calls, const module *m) {
   cb_line(c, "%s", "");
   cb_line(c, "int %s_run_v(const void *const *inputs, void *const *outputs, void *arena)", P);
   cb_line(c, "{");
+  cb_line(c, "  (void)inputs; (void)outputs;");
   cb_raw(c, "  return %s_run(", P);
   for (int i = 0; i < g->n_inputs; i++)
     cb_raw(c, "(const %s *)inputs[%d], ", ir_dtype_ctype(g->inputs[i]->dtype), i);

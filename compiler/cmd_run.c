@@ -48,13 +48,6 @@ static int spawn(char **args, const char *log, const char *threads) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static nn_status read_input(const char *path, mem_arena *mem, ir_tensor *t) {
-  size_t n = strlen(path);
-  if (n > 4 && strcmp(path + n - 4, ".npy") == 0)
-    return npy_read(path, mem, t);
-  return onnx_read_tensor_file(path, mem, t);
-}
-
 /* Matches input files to graph inputs (by name or order) and fixes open
  * dimensions from the files' shapes. */
 static nn_status bind_inputs(ir_graph *g, driver_options *o, run_input *in, int n_in,
@@ -73,7 +66,7 @@ static nn_status bind_inputs(ir_graph *g, driver_options *o, run_input *in, int 
       return diag_error(g->path, "input '%s' is given twice", g->inputs[k]->name);
     data[k] = mem_alloc(g->mem, sizeof *data[k]);
     data[k]->name = g->inputs[k]->name;
-    if (read_input(in[i].path, g->mem, data[k]) != NN_OK)
+    if (driver_read_tensor(in[i].path, g->mem, data[k]) != NN_OK)
       return NN_ERR;
     ir_tensor *t = g->inputs[k];
     bool open = t->rank < 0;
@@ -89,6 +82,26 @@ static nn_status bind_inputs(ir_graph *g, driver_options *o, run_input *in, int 
       memcpy(b->dims, data[k]->dims, sizeof b->dims);
       diag_note("input '%s': open dimensions fixed from %s", t->name, in[i].path);
     }
+  }
+  return NN_OK;
+}
+
+/* An input that some node needs at compile time (Reshape's shape...) is
+ * compiled in from its data: this run's program is specialised to it. */
+static nn_status freeze_const_inputs(ir_graph *g, ir_tensor **data) {
+  for (int k = 0; k < g->n_inputs;) {
+    int port;
+    const ir_node *n = driver_const_consumer(g, g->inputs[k], &port);
+    if (!n) {
+      k++;
+      continue;
+    }
+    diag_note("input '%s' feeds input %d of node '%s' (%s), which must be known at compile "
+              "time: its value is compiled in", g->inputs[k]->name, port, n->name, n->op_type);
+    if (driver_freeze_input(g, k, data[k], "the input file") != NN_OK)
+      return NN_ERR;
+    for (int i = k + 1; i <= g->n_inputs; i++)
+      data[i - 1] = data[i];
   }
   return NN_OK;
 }
@@ -265,11 +278,11 @@ int cmd_run(int argc, char **argv) {
     diag_error(NULL, "run: no model given");
     return 1;
   }
-  ir_graph *g = driver_load(o.model, mem);
+  ir_graph *g = driver_load(&o, mem);
   if (!g)
     return 1;
   ir_tensor **data = mem_alloc(mem, sizeof *data * (size_t)(g->n_inputs + 1));
-  if (bind_inputs(g, &o, inputs, n_in, data) != NN_OK)
+  if (bind_inputs(g, &o, inputs, n_in, data) != NN_OK || freeze_const_inputs(g, data) != NN_OK)
     return 1;
   pipeline_options po = {.shapes = o.shapes, .n_shapes = o.n_shapes, .opt_level = o.opt_level,
                          .dump_after = o.dump_after};

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "npy.h"
 #include "onnx.h"
+#include "ops.h"
 
 nn_status driver_parse_shape(const char *arg, shape_binding *b) {
   const char *eq = strrchr(arg, '=');
@@ -33,8 +35,9 @@ int driver_parse_common(driver_options *o, int argc, char **argv, int *i) {
     o->opt_level = a[2] - '0';
     return 1;
   }
-  bool shape = strcmp(a, "--shape") == 0, dump = strcmp(a, "--dump-ir") == 0;
-  if (shape || dump) {
+  bool shape = strcmp(a, "--shape") == 0, dump = strcmp(a, "--dump-ir") == 0,
+       freeze = strcmp(a, "--freeze") == 0;
+  if (shape || dump || freeze) {
     if (*i + 1 >= argc) {
       diag_error(NULL, "%s needs a value", a);
       return -1;
@@ -42,6 +45,18 @@ int driver_parse_common(driver_options *o, int argc, char **argv, int *i) {
     const char *v = argv[++*i];
     if (dump) {
       o->dump_after = v;
+      return 1;
+    }
+    if (freeze) {
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v || !eq[1] || o->n_freezes == (int)(sizeof o->freezes / sizeof *o->freezes)) {
+        diag_error(NULL, "--freeze wants NAME=FILE (.npy or .pb), got '%s'", v);
+        return -1;
+      }
+      char *name = xmalloc((size_t)(eq - v) + 1);
+      memcpy(name, v, (size_t)(eq - v));
+      name[eq - v] = '\0';
+      o->freezes[o->n_freezes++] = (freeze_binding){name, eq + 1};
       return 1;
     }
     if (o->n_shapes == (int)(sizeof o->shapes / sizeof *o->shapes)) {
@@ -53,12 +68,69 @@ int driver_parse_common(driver_options *o, int argc, char **argv, int *i) {
   return 0;
 }
 
-ir_graph *driver_load(const char *path, mem_arena *mem) {
-  return onnx_load(path, mem);
+nn_status driver_read_tensor(const char *path, mem_arena *mem, ir_tensor *t) {
+  size_t n = strlen(path);
+  if (n > 4 && strcmp(path + n - 4, ".npy") == 0)
+    return npy_read(path, mem, t);
+  return onnx_read_tensor_file(path, mem, t);
+}
+
+nn_status driver_freeze_input(ir_graph *g, int index, const ir_tensor *value, const char *from) {
+  ir_tensor *t = g->inputs[index];
+  bool fits = t->dtype == value->dtype && (t->rank < 0 || t->rank == value->rank);
+  for (int d = 0; fits && t->rank > 0 && d < t->rank; d++)
+    fits = t->dims[d] < 0 || t->dims[d] == value->dims[d];
+  if (!fits) {
+    char shape[256];
+    return diag_error(g->path, "input '%s': %s holds %s%s, which the model's declaration does not allow",
+                      t->name, from, ir_dtype_name(value->dtype), ir_shape_str(value, shape, sizeof shape));
+  }
+  ir_set_shape(t, value->dtype, value->rank, value->dims);
+  for (int d = 0; d < IR_MAX_RANK; d++)
+    t->dim_params[d] = NULL;
+  t->kind = IR_WEIGHT;
+  t->data = value->data;
+  for (int i = index + 1; i < g->n_inputs; i++)
+    g->inputs[i - 1] = g->inputs[i];
+  g->n_inputs--;
+  return NN_OK;
+}
+
+const ir_node *driver_const_consumer(const ir_graph *g, const ir_tensor *in, int *port) {
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ir_node *n = g->nodes[i];
+    const op_def *op = op_find(n->domain, n->op_type);
+    for (int k = 0; op && k < n->n_inputs && k < 32; k++)
+      if (n->inputs[k] == in && (op->const_inputs & OP_CONST(k))) {
+        *port = k;
+        return n;
+      }
+  }
+  return NULL;
+}
+
+ir_graph *driver_load(const driver_options *o, mem_arena *mem) {
+  ir_graph *g = onnx_load(o->model, mem);
+  if (!g)
+    return NULL;
+  for (int f = 0; f < o->n_freezes; f++) {
+    int k = 0;
+    while (k < g->n_inputs && strcmp(g->inputs[k]->name, o->freezes[f].name) != 0)
+      k++;
+    ir_tensor value = {0};
+    if (k == g->n_inputs) {
+      diag_error(g->path, "--freeze %s: the model has no input of that name", o->freezes[f].name);
+      return NULL;
+    }
+    if (driver_read_tensor(o->freezes[f].path, mem, &value) != NN_OK ||
+        driver_freeze_input(g, k, &value, o->freezes[f].path) != NN_OK)
+      return NULL;
+  }
+  return g;
 }
 
 ir_graph *driver_compile(const driver_options *o, mem_arena *mem) {
-  ir_graph *g = driver_load(o->model, mem);
+  ir_graph *g = driver_load(o, mem);
   if (!g)
     return NULL;
   pipeline_options po = {.shapes = o->shapes, .n_shapes = o->n_shapes,

@@ -4,10 +4,17 @@
 
 #include "passes.h"
 
+typedef struct freeze_binding {
+  const char *name; /* graph input */
+  const char *path; /* .npy or TensorProto .pb holding its value */
+} freeze_binding;
+
 typedef struct driver_options {
   const char *model;
   shape_binding shapes[64];
   int n_shapes;
+  freeze_binding freezes[64];
+  int n_freezes;
   int opt_level;
   const char *dump_after;
 } driver_options;
@@ -17,8 +24,15 @@ typedef struct driver_options {
 int driver_parse_common(driver_options *o, int argc, char **argv, int *i);
 /* Parses "NAME=2x3x4" into b; reports and returns NN_ERR when malformed. */
 nn_status driver_parse_shape(const char *arg, shape_binding *b);
-/* Loads the model (by its extension) without running any pass. */
-ir_graph *driver_load(const char *path, mem_arena *mem);
+/* Reads a tensor from a .npy or a serialized TensorProto (.pb) file. */
+nn_status driver_read_tensor(const char *path, mem_arena *mem, ir_tensor *t);
+/* Loads the model (by its extension) and applies --freeze; no pass runs. */
+ir_graph *driver_load(const driver_options *o, mem_arena *mem);
+/* Makes graph input `index` a weight holding value's data (dtype and shape
+ * must agree with the model's declaration where it has one). */
+nn_status driver_freeze_input(ir_graph *g, int index, const ir_tensor *value, const char *from);
+/* The first node that needs graph input `in` at compile time, with the port. */
+const ir_node *driver_const_consumer(const ir_graph *g, const ir_tensor *in, int *port);
 /* Loads and runs the pipeline. NULL when errors were reported. */
 ir_graph *driver_compile(const driver_options *o, mem_arena *mem);
 

@@ -28,7 +28,12 @@ typedef struct op_def {
   /* Writes the body of the node's C function; inputs are named in0.., outputs out0.. */
   void (*emit)(struct emit_ctx *e, const ir_node *n);
   unsigned flags;
+  /* Bit k: input k must be known at compile time (a shape, axes, pads...).
+   * `nncc run` and --freeze compile such graph inputs in from their data. */
+  unsigned const_inputs;
 } op_def;
+
+#define OP_CONST(k) (1u << (k))
 
 /* Each family file defines one table, terminated by a row with a NULL name. */
 #define OP_FAMILIES(X)                                                         \

@@ -110,7 +110,8 @@ nn_status onnx_decode_tensor(const char *path, mem_arena *mem, const Onnx__Tenso
       snprintf(d, sizeof d, "%zu bytes of raw data for %zu expected", tp->raw_data.len, bytes);
       return bad(path, what, tp, "%s", d);
     }
-    memcpy(t->data, tp->raw_data.data, bytes);
+    if (bytes)
+      memcpy(t->data, tp->raw_data.data, bytes);
     return NN_OK;
   }
   size_t have = typed_count(t->dtype, tp);

@@ -63,6 +63,12 @@ nn_status infer_broadcast(ir_graph *g, ir_node *n, ir_tensor *out, bool same_dty
   return NN_OK;
 }
 
+void emit_simd(emit_ctx *e) { cb_raw(e->body, "#ifdef _OPENMP\n#pragma omp simd\n#endif\n"); }
+
+void emit_simd_sum(emit_ctx *e, const char *vars) {
+  cb_raw(e->body, "#ifdef _OPENMP\n#pragma omp simd reduction(+: %s)\n#endif\n", vars);
+}
+
 const char *math_fn(emit_ctx *e, const char *name, ir_dtype t) {
   return t == IR_FLOAT ? mem_printf(e->g->mem, "%sf", name) : name;
 }
@@ -100,8 +106,8 @@ void emit_binary_map(emit_ctx *e, const ir_node *n, const char *expr) {
   const char *ta = ir_dtype_ctype(A->dtype), *tb = ir_dtype_ctype(B->dtype);
   if (same_shape(A, y) && same_shape(B, y)) {
     emit_parallel_for(e, "i", ir_numel(y), 4);
-    emit_line(e, "const %s a = in0[i], b = in1[i];", ta);
-    (void)tb;
+    emit_line(e, "const %s a = in0[i];", ta);
+    emit_line(e, "const %s b = in1[i];", tb);
     emit_line(e, "out0[i] = %s;", expr);
     emit_close(e);
     return;
@@ -130,16 +136,25 @@ void emit_binary_map(emit_ctx *e, const ir_node *n, const char *expr) {
     emit_close(e);
 }
 
+nn_status require_constant(ir_graph *g, const ir_node *n, int k, const char *what) {
+  const ir_tensor *t = ir_in(n, k);
+  if (!t || t->kind == IR_WEIGHT)
+    return NN_OK;
+  if (t->kind == IR_INPUT)
+    return diag_node(g->path, n, "input %d '%s' must be a constant (an initializer, or computed "
+                     "from constants), but it is the graph input '%s'; compile a value in with "
+                     "--freeze %s=FILE", k, what, t->name, t->name);
+  return diag_node(g->path, n, "input %d '%s' must be a constant (an initializer, or computed "
+                   "from constants), but '%s' depends on run-time data", k, what, t->name);
+}
+
 int const_input_ints(ir_graph *g, const ir_node *n, int k, const char *what, int64_t *vals,
                      int max) {
   const ir_tensor *t = ir_in(n, k);
   if (!t)
     return 0;
-  if (t->kind != IR_WEIGHT) {
-    diag_node(g->path, n, "input %d '%s' must be a constant (an initializer or computed from "
-              "constants), but '%s' is only known at run time", k, what, t->name);
+  if (require_constant(g, n, k, what))
     return -1;
-  }
   if (t->rank > 1 || t->dtype == IR_FLOAT || t->dtype == IR_DOUBLE || t->dtype == IR_BOOL) {
     diag_node(g->path, n, "input %d '%s' must be a 1-D integer tensor", k, what);
     return -1;

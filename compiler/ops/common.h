@@ -28,9 +28,19 @@ void emit_binary_map(emit_ctx *e, const ir_node *n, const char *expr);
 /* The smallest value of t as a C literal (-INFINITY for float types): the
  * starting point of a running maximum. */
 const char *emit_lowest(emit_ctx *e, ir_dtype t);
+/* Marks the next loop, whose iterations must be independent, for SIMD when
+ * built with OpenMP: GCC -O2 only vectorizes loops with a known whole trip
+ * count, and OpenMP-outlined loop bodies lose `restrict`. */
+void emit_simd(emit_ctx *e);
+/* The same for a loop that sums into the listed variables ("s0, s1"): with
+ * OpenMP they become vector accumulators; without, the loop stays scalar. */
+void emit_simd_sum(emit_ctx *e, const char *vars);
 /* C's math function for a float type: ("exp", FLOAT) -> "expf". */
 const char *math_fn(emit_ctx *e, const char *name, ir_dtype t);
 
+/* Reports (naming input k as `what`) unless input k is absent or a weight:
+ * inputs that carry shapes or indices must be known at compile time. */
+nn_status require_constant(ir_graph *g, const ir_node *n, int k, const char *what);
 /* Reads input k (named `what` in messages), which must be a constant integer
  * tensor of rank 0 or 1 with at most max elements, into vals. Returns the
  * element count, or -1 after reporting. An absent input gives 0. */

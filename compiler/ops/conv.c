@@ -15,6 +15,7 @@ typedef struct {
   int64_t N, C, M, G;     /* batch, input channels, output channels, groups */
   int64_t in[CONV_MAX_SP], out[CONV_MAX_SP], k[CONV_MAX_SP];
   int64_t s[CONV_MAX_SP], d[CONV_MAX_SP], pb[CONV_MAX_SP]; /* stride, dilation, pad begin */
+  ir_dtype dtype;
 } conv_geo;
 
 static int64_t floor_div2(int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
@@ -175,8 +176,17 @@ typedef struct {
 typedef struct {
   conv_level lv[CONV_MAX_SP]; /* always 3; unused leading levels are all 1 with pad 0 */
   bool tr;
+  int mr;                     /* output channels per task: each input load feeds mr of them */
+  int64_t osz;                /* output plane size: channel r of the block is at y + r * osz */
+  int64_t wstep;              /* weight offset from one output channel to the next */
+  int64_t cg;                 /* input channels per group */
+  int64_t isz;                /* input plane size: channel u of a pass is at x + u * isz */
+  int64_t cstep;              /* weight offset from one input channel to the next */
   const char *ct;
 } conv_nest;
+
+#define CONV_CU 4 /* input channels summed per load and store of the outputs */
+#define CONV_CHUNK 1024 /* longest flat run of a pointwise plane kept in cache */
 
 static bool level_trivial(const conv_level *l) {
   return l->drv == 1 && l->tgt == 1 && l->k == 1 && l->p == 0;
@@ -187,42 +197,47 @@ static bool level_full(const conv_level *l) {
   return l->p == 0 && (l->drv - 1) * l->s + (l->k - 1) * l->d < l->tgt;
 }
 
+/* A 1x1 kernel with stride 1 and no padding maps planes one to one: view
+ * them as [plane / chunk, chunk] so runs are long yet stay in cache. */
+static void flatten_pointwise(conv_nest *q, int64_t plane) {
+  int64_t chunk = plane;
+  for (int64_t c = CONV_CHUNK; plane > CONV_CHUNK && c >= 64; c--)
+    if (plane % c == 0) {
+      chunk = c;
+      break;
+    }
+  for (int i = 0; i < CONV_MAX_SP; i++)
+    q->lv[i] = (conv_level){1, 1, 1, 1, 1, 0};
+  q->lv[1].drv = q->lv[1].tgt = plane / chunk;
+  q->lv[2].drv = q->lv[2].tgt = chunk;
+}
+
 static conv_nest make_nest(const conv_geo *c, bool tr, ir_dtype t) {
-  conv_nest q = {.tr = tr, .ct = ir_dtype_ctype(t)};
+  conv_nest q = {.tr = tr, .ct = ir_dtype_ctype(t), .osz = 1};
   int off = CONV_MAX_SP - c->nsp;
   for (int i = 0; i < CONV_MAX_SP; i++)
     q.lv[i] = (conv_level){1, 1, 1, 1, 1, 0};
   bool pointwise = true;
-  int64_t plane = 1;
+  int64_t plane = 1, ksz = 1;
   for (int i = 0; i < c->nsp; i++) {
     int64_t drv = tr ? c->in[i] : c->out[i], tgt = tr ? c->out[i] : c->in[i];
     q.lv[off + i] = (conv_level){drv, tgt, c->k[i], c->s[i], c->d[i], c->pb[i]};
     pointwise = pointwise && c->k[i] == 1 && c->s[i] == 1 && c->pb[i] == 0 && drv == tgt;
     plane *= drv;
+    q.osz *= c->out[i];
+    ksz *= c->k[i];
   }
-  if (pointwise) { /* one flat loop over the whole plane */
-    for (int i = 0; i < CONV_MAX_SP; i++)
-      q.lv[i] = (conv_level){1, 1, 1, 1, 1, 0};
-    q.lv[CONV_MAX_SP - 1].drv = q.lv[CONV_MAX_SP - 1].tgt = plane;
-  }
+  if (pointwise)
+    flatten_pointwise(&q, plane);
+  int64_t mg = c->M / c->G;
+  q.mr = mg % 8 == 0 ? 8 : mg % 4 == 0 ? 4 : mg % 3 == 0 ? 3 : mg % 2 == 0 ? 2 : 1;
+  q.wstep = tr ? ksz : c->C / c->G * ksz;
+  q.cstep = tr ? mg * ksz : ksz;
+  q.cg = c->C / c->G;
+  q.isz = 1;
+  for (int i = 0; i < c->nsp; i++)
+    q.isz *= c->in[i];
   return q;
-}
-
-/* Opens `for (kL)` and the clipped `for (aL)` of level L. */
-static void open_level(emit_ctx *e, const conv_level *l, int L) {
-  emit_open(e, "for (int64_t k%d = 0; k%d < %lld; k%d++)", L, L, (long long)l->k, L);
-  emit_line(e, "const int64_t q%d = k%d * %lld - %lld;", L, L, (long long)l->d, (long long)l->p);
-  if (level_full(l)) {
-    emit_open(e, "for (int64_t a%d = 0; a%d < %lld; a%d++)", L, L, (long long)l->drv, L);
-    return;
-  }
-  /* a in [ceil(-q / s), ceil((tgt - q) / s)) keeps a * s + q in [0, tgt). */
-  long long s = (long long)l->s;
-  emit_line(e, "const int64_t lo%d = q%d < 0 ? (%lld - q%d) / %lld : 0;", L, L, s - 1, L, s);
-  emit_line(e, "const int64_t e%d = (%lld - q%d) / %lld;", L, (long long)l->tgt + s - 1, L, s);
-  emit_line(e, "const int64_t hi%d = e%d < %lld ? e%d : %lld;", L, L, (long long)l->drv, L,
-            (long long)l->drv);
-  emit_open(e, "for (int64_t a%d = lo%d; a%d < hi%d; a%d++)", L, L, L, L, L);
 }
 
 static int64_t level_extent(const conv_level *l, char var) {
@@ -245,30 +260,108 @@ static const char *row_index(emit_ctx *e, const conv_nest *q, char var) {
   return mem_strdup(e->g->mem, buf);
 }
 
-/* The taps loop nest for one (output channel, input channel) pair, with
- * `x`, `w`, `y` pointing at the planes. */
-static void emit_taps(emit_ctx *e, const conv_nest *q) {
-  int opened = 0;
-  for (int L = 0; L < CONV_MAX_SP - 1; L++) {
-    const conv_level *l = &q->lv[L];
-    if (level_trivial(l))
-      continue;
-    open_level(e, l, L);
-    emit_line(e, "const int64_t t%d = a%d * %lld + q%d;", L, L, (long long)l->s, L);
-    opened += 2;
+/* Opens the tap loop of outer level L, skipping taps whose target row is out
+ * of bounds; returns the number of blocks opened. */
+static int open_outer_tap(emit_ctx *e, const conv_level *l, int L) {
+  emit_for(e, mem_printf(e->g->mem, "k%d", L), l->k);
+  emit_line(e, "const int64_t t%d = a%d * %lld + k%d * %lld - %lld;", L, L, (long long)l->s, L,
+            (long long)l->d, (long long)l->p);
+  if (!level_full(l))
+    emit_line(e, "if (t%d < 0 || t%d >= %lld) continue;", L, L, (long long)l->tgt);
+  return 1;
+}
+
+/* "w0_0 * x0 + w0_1 * x1": output channel r's sum over cu input channels. */
+static const char *tap_sum(emit_ctx *e, int r, int cu) {
+  char buf[512];
+  size_t len = 0;
+  for (int u = 0; u < cu; u++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%sw%d_%d * x%d", u ? " + " : "", r, u, u);
+  return mem_strdup(e->g->mem, buf);
+}
+
+/* The innermost level: for each tap, a clipped contiguous run over the
+ * driver's last dim. Each input load feeds mr output channels, and each
+ * output load and store sums cu input channels. */
+static void emit_inner(emit_ctx *e, const conv_nest *q, int cu) {
+  const conv_level *l = &q->lv[CONV_MAX_SP - 1];
+  long long s = (long long)l->s;
+  char buf[512];
+  emit_for(e, "k2", l->k);
+  emit_line(e, "const int64_t q2 = k2 * %lld - %lld;", (long long)l->d, (long long)l->p);
+  for (int r = 0; r < q->mr; r++) {
+    size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
+    for (int u = 0; u < cu; u++)
+      len += (size_t)snprintf(buf + len, sizeof buf - len, "%s w%d_%d = wr[%lld + k2]", u ? "," : "",
+                              r, u, (long long)(r * q->wstep + u * q->cstep));
+    emit_line(e, "%s;", buf);
   }
-  const int I = CONV_MAX_SP - 1;
+  const char *lo = "0", *hi = mem_printf(e->g->mem, "%lld", (long long)l->drv);
+  if (!level_full(l)) { /* a2 in [ceil(-q2 / s), ceil((tgt - q2) / s)) keeps a2 * s + q2 in bounds */
+    emit_line(e, "const int64_t lo = q2 < 0 ? (%lld - q2) / %lld : 0;", s - 1, s);
+    emit_line(e, "const int64_t e2 = (%lld - q2) / %lld;", (long long)l->tgt + s - 1, s);
+    emit_line(e, "const int64_t hi = e2 < %lld ? e2 : %lld;", (long long)l->drv,
+              (long long)l->drv);
+    lo = "lo";
+    hi = "hi";
+  }
+  emit_simd(e);
+  emit_open(e, "for (int64_t a2 = %s; a2 < %s; a2++)", lo, hi);
+  size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
+  for (int u = 0; u < cu; u++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len,
+                            q->tr ? "%s x%d = xr[%lld + a2]" : "%s x%d = xr[%lld + a2 * %lld + q2]",
+                            u ? "," : "", u, (long long)(u * q->isz), s);
+  emit_line(e, "%s;", buf);
+  for (int r = 0; r < q->mr; r++) {
+    if (q->tr)
+      emit_line(e, "yr[%lld + a2 * %lld + q2] += %s;", (long long)(r * q->osz), s, tap_sum(e, r, cu));
+    else
+      emit_line(e, "yr[%lld + a2] += %s;", (long long)(r * q->osz), tap_sum(e, r, cu));
+  }
+  emit_close(e);
+  emit_close(e);
+}
+
+/* cu input channels from channel c: their taps into the block's outputs. */
+static void emit_taps(emit_ctx *e, const conv_nest *q, int cu, const char *xbase,
+                      const char *wbase) {
+  int opened = 0;
+  emit_line(e, "const %s *restrict x = %s;", q->ct, xbase);
+  emit_line(e, "const %s *restrict w = %s;", q->ct, wbase);
+  for (int L = 0; L < CONV_MAX_SP - 1; L++)
+    if (!level_trivial(&q->lv[L]))
+      opened += open_outer_tap(e, &q->lv[L], L);
   const char *drow = row_index(e, q, 'a'), *trow = row_index(e, q, 't');
   emit_line(e, "%s *restrict yr = y + %s;", q->ct, q->tr ? trow : drow);
   emit_line(e, "const %s *restrict xr = x + %s;", q->ct, q->tr ? drow : trow);
   emit_line(e, "const %s *restrict wr = w + %s;", q->ct, row_index(e, q, 'k'));
-  open_level(e, &q->lv[I], I);
-  if (q->tr)
-    emit_line(e, "yr[a%d * %lld + q%d] += wr[k%d] * xr[a%d];", I, (long long)q->lv[I].s, I, I, I);
-  else
-    emit_line(e, "yr[a%d] += wr[k%d] * xr[a%d * %lld + q%d];", I, I, I, (long long)q->lv[I].s, I);
-  emit_close(e);
-  emit_close(e);
+  emit_inner(e, q, cu);
+  for (int i = 0; i < opened; i++)
+    emit_close(e);
+}
+
+/* Driver rows outermost so a block of output rows stays in cache while every
+ * input channel and tap adds into it. */
+static void emit_nest(emit_ctx *e, const conv_nest *q, const char *xbase, const char *wbase) {
+  int opened = 0;
+  for (int L = 0; L < CONV_MAX_SP - 1; L++)
+    if (!level_trivial(&q->lv[L])) {
+      emit_for(e, mem_printf(e->g->mem, "a%d", L), q->lv[L].drv);
+      opened++;
+    }
+  int64_t main = q->cg / CONV_CU * CONV_CU;
+  if (main > 0) {
+    emit_open(e, "for (int64_t c = 0; c < %lld; c += %d)", (long long)main, CONV_CU);
+    emit_taps(e, q, CONV_CU, xbase, wbase);
+    emit_close(e);
+  }
+  if (main < q->cg) {
+    emit_open(e, "%s", "");
+    emit_line(e, "const int64_t c = %lld;", (long long)main);
+    emit_taps(e, q, (int)(q->cg - main), xbase, wbase);
+    emit_close(e);
+  }
   for (int i = 0; i < opened; i++)
     emit_close(e);
 }
@@ -280,31 +373,198 @@ static int64_t plane_size(const conv_geo *c, const int64_t *dims) {
   return p;
 }
 
+/* ---- 1-D and 2-D convs: bands of rows through a zero-bordered copy ---- */
+
+/* Copying a band of input rows into a zero-bordered buffer, split into
+ * stride phases (phase (py, px) holds padded-input pixels (i*sy + py,
+ * j*sx + px)), turns every tap into one shifted run over the band's output
+ * rows, computed at the buffer's width with the extra columns discarded:
+ * long vector loops with no clipping and no strided loads. */
+typedef struct {
+  int64_t H, W, OH, OW, K1, K2, s1, s2, d1, d2, pt, pl;
+  int64_t Wq;    /* buffer row width: OW plus the kernel's reach in phase columns */
+  int64_t xrows; /* buffer rows per phase: rb plus the kernel's reach in phase rows */
+  int64_t rb;    /* output rows per band */
+  int64_t cu;    /* input channels per pass */
+  uint64_t used_y, used_x; /* bit p: some tap reads phase row/column p */
+} flat_geo;
+
+#define CONV_FLAT_BYTES 65536 /* stack budget of a band's buffers */
+
+static uint64_t used_phases(int64_t k, int64_t d, int64_t s) {
+  uint64_t m = 0;
+  for (int64_t i = 0; i < k; i++)
+    m |= UINT64_C(1) << (i * d % s);
+  return m;
+}
+
+static bool flat_geometry(const conv_geo *c, bool tr, int mr, flat_geo *f) {
+  if (tr || c->nsp > 2)
+    return false;
+  int o = c->nsp - 1; /* index of the last spatial dim */
+  bool pointwise = true;
+  for (int i = 0; i < c->nsp; i++)
+    pointwise = pointwise && c->k[i] == 1 && c->s[i] == 1 && c->pb[i] == 0;
+  if (pointwise || c->s[0] > 8 || c->s[o] > 8)
+    return false; /* pointwise is one flat run already */
+  bool two = c->nsp == 2;
+  *f = (flat_geo){.H = two ? c->in[0] : 1, .W = c->in[o], .OH = two ? c->out[0] : 1,
+                  .OW = c->out[o], .K1 = two ? c->k[0] : 1, .K2 = c->k[o],
+                  .s1 = two ? c->s[0] : 1, .s2 = c->s[o], .d1 = two ? c->d[0] : 1,
+                  .d2 = c->d[o], .pt = two ? c->pb[0] : 0, .pl = c->pb[o]};
+  int64_t cg = c->C / c->G, qy = (f->K1 - 1) * f->d1 / f->s1, es = (int64_t)ir_dtype_size(c->dtype);
+  f->Wq = f->OW + (f->K2 - 1) * f->d2 / f->s2;
+  f->cu = cg < CONV_CU ? cg : CONV_CU;
+  int64_t ph = f->cu * f->s1 * f->s2;
+  f->rb = (CONV_FLAT_BYTES / es / f->Wq - ph * qy) / (mr + ph);
+  f->rb = f->rb < 1 ? 1 : f->rb > f->OH ? f->OH : f->rb;
+  f->xrows = f->rb + qy;
+  f->used_y = used_phases(f->K1, f->d1, f->s1);
+  f->used_x = used_phases(f->K2, f->d2, f->s2);
+  return true;
+}
+
+/* Fills the buffer of input channel u with the band's phases. */
+static void emit_flat_copy(emit_ctx *e, const conv_nest *q, const flat_geo *f, int cu) {
+  long long pl = (long long)(f->xrows * f->Wq), s2 = (long long)f->s2;
+  emit_for(e, "u", cu);
+  emit_for(e, "py", f->s1);
+  emit_line(e, "if (!((UINT64_C(%llu) >> py) & 1)) continue;", (unsigned long long)f->used_y);
+  emit_for(e, "i", f->xrows);
+  emit_line(e, "const int64_t ih = (oh0 + i) * %lld + py - %lld;", (long long)f->s1,
+            (long long)f->pt);
+  emit_line(e, "const int64_t inside = ih >= 0 && ih < %lld;", (long long)f->H);
+  emit_line(e, "const %s *restrict src = x + u * %lld + (inside ? ih : 0) * %lld;", q->ct,
+            (long long)q->isz, (long long)f->W);
+  emit_for(e, "px", f->s2);
+  emit_line(e, "if (!((UINT64_C(%llu) >> px) & 1)) continue;", (unsigned long long)f->used_x);
+  emit_line(e, "%s *restrict dst = xp + ((u * %lld + py) * %lld + px) * %lld + i * %lld;", q->ct,
+            (long long)f->s1, s2, pl, (long long)f->Wq);
+  /* columns j in [jlo, jhi) read input column j * s2 + px - pl */
+  emit_line(e, "const int64_t q0 = %lld - px, jlo0 = q0 > 0 ? (q0 + %lld) / %lld : 0;",
+            (long long)f->pl, s2 - 1, s2);
+  emit_line(e, "const int64_t jhi0 = (%lld - px) / %lld;", (long long)(f->W + f->pl) + s2 - 1, s2);
+  emit_line(e, "const int64_t jlo = inside ? (jlo0 < %lld ? jlo0 : %lld) : %lld;",
+            (long long)f->Wq, (long long)f->Wq, (long long)f->Wq);
+  emit_line(e, "const int64_t jhi = jhi0 < jlo ? jlo : jhi0 < %lld ? jhi0 : %lld;",
+            (long long)f->Wq, (long long)f->Wq);
+  emit_open(e, "for (int64_t j = 0; j < jlo; j++)");
+  emit_line(e, "dst[j] = 0;");
+  emit_close(e);
+  emit_open(e, "for (int64_t j = jlo; j < jhi; j++)");
+  emit_line(e, "dst[j] = src[j * %lld + px - %lld];", s2, (long long)f->pl);
+  emit_close(e);
+  emit_open(e, "for (int64_t j = jhi; j < %lld; j++)", (long long)f->Wq);
+  emit_line(e, "dst[j] = 0;");
+  emit_close(e);
+  for (int i = 0; i < 4; i++)
+    emit_close(e);
+}
+
+/* One pass of cu input channels from channel c into the band's acc. */
+static void emit_flat_pass(emit_ctx *e, const conv_nest *q, const flat_geo *f, int cu,
+                           const char *xbase, const char *wbase) {
+  long long pl = (long long)(f->xrows * f->Wq), ab = (long long)(f->rb * f->Wq);
+  long long chan = pl * (long long)(f->s1 * f->s2);
+  char buf[512];
+  emit_line(e, "const %s *restrict x = %s;", q->ct, xbase);
+  emit_line(e, "const %s *restrict w = %s;", q->ct, wbase);
+  emit_flat_copy(e, q, f, cu);
+  emit_for(e, "k1", f->K1);
+  emit_for(e, "k2", f->K2);
+  emit_line(e, "const int64_t ty = k1 * %lld, tx = k2 * %lld;", (long long)f->d1,
+            (long long)f->d2);
+  emit_line(e, "const int64_t sh = (ty %% %lld * %lld + tx %% %lld) * %lld + ty / %lld * %lld + tx / %lld;",
+            (long long)f->s1, (long long)f->s2, (long long)f->s2, pl, (long long)f->s1,
+            (long long)f->Wq, (long long)f->s2);
+  emit_line(e, "const %s *restrict wr = w + k1 * %lld + k2;", q->ct, (long long)f->K2);
+  for (int r = 0; r < q->mr; r++) {
+    size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
+    for (int u = 0; u < cu; u++)
+      len += (size_t)snprintf(buf + len, sizeof buf - len, "%s w%d_%d = wr[%lld]", u ? "," : "", r,
+                              u, (long long)(r * q->wstep + u * q->cstep));
+    emit_line(e, "%s;", buf);
+  }
+  emit_simd(e);
+  emit_open(e, "for (int64_t p = 0; p < run; p++)");
+  size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
+  for (int u = 0; u < cu; u++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s x%d = xp[%lld + p + sh]", u ? "," : "",
+                            u, (long long)u * chan);
+  emit_line(e, "%s;", buf);
+  for (int r = 0; r < q->mr; r++)
+    emit_line(e, "acc[%lld + p] += %s;", (long long)r * ab, tap_sum(e, r, cu));
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+static void emit_flat(emit_ctx *e, const conv_nest *q, const conv_geo *c, const flat_geo *f,
+                      const char *bias, const char *xbase, const char *wbase) {
+  long long ab = (long long)(f->rb * f->Wq), rb = (long long)f->rb, OH = (long long)f->OH;
+  emit_line(e, "%s acc[%lld], xp[%lld];", q->ct, (long long)q->mr * ab,
+            (long long)(f->cu * f->s1 * f->s2 * f->xrows * f->Wq));
+  emit_open(e, "for (int64_t oh0 = 0; oh0 < %lld; oh0 += %lld)", OH, rb);
+  emit_line(e, "const int64_t rows = %lld - oh0 < %lld ? %lld - oh0 : %lld;", OH, rb, OH, rb);
+  emit_line(e, "const int64_t run = (rows - 1) * %lld + %lld;", (long long)f->Wq,
+            (long long)f->OW);
+  emit_for(e, "r", q->mr);
+  emit_for(e, "p", f->rb * f->Wq);
+  emit_line(e, "acc[r * %lld + p] = %s;", ab, bias);
+  emit_close(e);
+  emit_close(e);
+  int64_t main = q->cg / f->cu * f->cu;
+  emit_open(e, "for (int64_t c = 0; c < %lld; c += %lld)", (long long)main, (long long)f->cu);
+  emit_flat_pass(e, q, f, (int)f->cu, xbase, wbase);
+  emit_close(e);
+  if (main < q->cg) {
+    emit_open(e, "%s", "");
+    emit_line(e, "const int64_t c = %lld;", (long long)main);
+    emit_flat_pass(e, q, f, (int)(q->cg - main), xbase, wbase);
+    emit_close(e);
+  }
+  emit_for(e, "r", q->mr);
+  emit_open(e, "for (int64_t i = 0; i < rows; i++)");
+  emit_line(e, "memcpy(y + r * %lld + (oh0 + i) * %lld, acc + r * %lld + i * %lld, %zu);",
+            (long long)q->osz, (long long)f->OW, ab, (long long)f->Wq,
+            (size_t)f->OW * ir_dtype_size(c->dtype));
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
 static void emit_conv_common(emit_ctx *e, const ir_node *n, bool tr) {
   conv_geo c;
   if (ir_numel(n->outputs[0]) == 0 || conv_geometry(e->g, n, tr, &c))
     return;
-  conv_nest q = make_nest(&c, tr, n->outputs[0]->dtype);
-  int64_t Cg = c.C / c.G, Mg = c.M / c.G, ksz = plane_size(&c, c.k);
-  int64_t isz = plane_size(&c, c.in), osz = plane_size(&c, c.out);
-  emit_parallel_for(e, "nm", c.N * c.M, Cg * ksz * (tr ? isz : osz) * 2 + osz);
-  emit_line(e, "const int64_t nb = nm / %lld, m = nm %% %lld, g = m / %lld;", (long long)c.M,
-            (long long)c.M, (long long)Mg);
-  emit_line(e, "%s *restrict y = out0 + nm * %lld;", q.ct, (long long)osz);
-  emit_for(e, "i", osz);
-  emit_line(e, "y[i] = %s;", ir_in(n, 2) ? "in2[m]" : "0");
-  emit_close(e);
-  emit_for(e, "c", Cg);
-  emit_line(e, "const %s *restrict x = in0 + (nb * %lld + g * %lld + c) * %lld;", q.ct,
-            (long long)c.C, (long long)Cg, (long long)isz);
-  if (tr) /* W is [C, M/group, k...] */
-    emit_line(e, "const %s *restrict w = in1 + ((g * %lld + c) * %lld + m - g * %lld) * %lld;",
-              q.ct, (long long)Cg, (long long)Mg, (long long)Mg, (long long)ksz);
-  else /* W is [M, C/group, k...] */
-    emit_line(e, "const %s *restrict w = in1 + (m * %lld + c) * %lld;", q.ct, (long long)Cg,
-              (long long)ksz);
-  emit_taps(e, &q);
-  emit_close(e);
+  c.dtype = n->outputs[0]->dtype;
+  conv_nest q = make_nest(&c, tr, c.dtype);
+  long long Cg = (long long)q.cg, Mg = (long long)(c.M / c.G), M = (long long)c.M;
+  int64_t ksz = plane_size(&c, c.k), isz = plane_size(&c, c.in), osz = q.osz;
+  int64_t blocks = c.M / q.mr;
+  const char *bias = ir_in(n, 2) ? "in2[m0 + r]" : "0";
+  emit_parallel_for(e, "blk", c.N * blocks, q.mr * q.cg * ksz * (tr ? isz : osz) * 2 + osz);
+  emit_line(e, "const int64_t nb = blk / %lld, m0 = blk %% %lld * %d, g = m0 / %lld;",
+            (long long)blocks, (long long)blocks, q.mr, Mg);
+  emit_line(e, "%s *restrict y = out0 + (nb * %lld + m0) * %lld;", q.ct, M, (long long)osz);
+  const char *xb = mem_printf(e->g->mem, "in0 + (nb * %lld + g * %lld + c) * %lld", (long long)c.C,
+                              Cg, (long long)isz);
+  const char *wb = tr /* W is [C, M/group, k...] */
+                       ? mem_printf(e->g->mem, "in1 + ((g * %lld + c) * %lld + m0 - g * %lld) * %lld",
+                                    Cg, Mg, Mg, (long long)ksz)
+                       /* W is [M, C/group, k...] */
+                       : mem_printf(e->g->mem, "in1 + (m0 * %lld + c) * %lld", Cg, (long long)ksz);
+  flat_geo f;
+  if (flat_geometry(&c, tr, q.mr, &f)) {
+    emit_flat(e, &q, &c, &f, bias, xb, wb);
+  } else {
+    emit_for(e, "r", q.mr);
+    emit_for(e, "i", osz);
+    emit_line(e, "y[r * %lld + i] = %s;", (long long)osz, bias);
+    emit_close(e);
+    emit_close(e);
+    emit_nest(e, &q, xb, wb);
+  }
   emit_close(e);
 }
 

@@ -5,63 +5,167 @@
 
 #include "common.h"
 
-/* One output row of a matrix product: y[j] = sum_k a[k*a_k] * b[k*b_k + j*b_j]. */
-typedef struct {
-  int64_t N, K;
-  int64_t a_k, b_k, b_j; /* element strides of A along k, of B along k and j */
-  ir_dtype t;
-} mm_row;
+static void gemm_c_strides(const ir_tensor *C, int64_t *ci, int64_t *cj);
 
-/* i-k-j order: the inner loop streams a row of B into y, so it vectorizes. */
-static void emit_row_axpy(emit_ctx *e, const mm_row *r) {
-  const char *ct = ir_dtype_ctype(r->t);
-  emit_for(e, "j", r->N);
+#define MM_MR 8 /* rows per block: each load of B feeds this many rows */
+#define MM_KU 4 /* k steps per pass over a block of y */
+#define MM_JU 2 /* columns per dot-product pass: each load of A feeds this many */
+
+/* A product's geometry. Within a block, A(r,k) is a[r*a_i + k*a_k], B(k,j)
+ * is b[k*b_k + j*b_j] and Y(r,j) is y[r*N + j]. */
+typedef struct {
+  int64_t N, K, a_i, a_k, b_k, b_j;
+  ir_dtype t;
+} mm_desc;
+
+/* One pass of ku k-steps from k: y[r][j] += sum_u A(r, k+u) * B(k+u, j).
+ * Summing ku products per load and store of y quarters y's traffic. */
+static void emit_axpy_pass(emit_ctx *e, const mm_desc *d, int mr, int ku) {
+  const char *ct = ir_dtype_ctype(d->t);
+  char buf[1024];
+  for (int r = 0; r < mr; r++) {
+    size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", ct);
+    for (int u = 0; u < ku; u++)
+      len += (size_t)snprintf(buf + len, sizeof buf - len, "%s a%d_%d = a[%lld + (k + %d) * %lld]",
+                              u ? "," : "", r, u, (long long)(r * d->a_i), u, (long long)d->a_k);
+    emit_line(e, "%s;", buf);
+  }
+  emit_line(e, "const %s *restrict br = b + k * %lld;", ct, (long long)d->b_k);
+  emit_simd(e);
+  emit_for(e, "j", d->N);
+  size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", ct);
+  for (int u = 0; u < ku; u++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s b%d = br[%lld + j * %lld]", u ? "," : "", u,
+                            (long long)(u * d->b_k), (long long)d->b_j);
+  emit_line(e, "%s;", buf);
+  for (int r = 0; r < mr; r++) {
+    len = (size_t)snprintf(buf, sizeof buf, "y[%lld + j] +=", (long long)(r * d->N));
+    for (int u = 0; u < ku; u++)
+      len += (size_t)snprintf(buf + len, sizeof buf - len, "%s a%d_%d * b%d", u ? " +" : "", r, u, u);
+    emit_line(e, "%s;", buf);
+  }
+  emit_close(e);
+}
+
+/* i-k-j order: the inner loop streams rows of B into mr rows of y. */
+static void emit_block_axpy(emit_ctx *e, const mm_desc *d, int mr) {
+  int64_t main = d->K / MM_KU * MM_KU;
+  emit_for(e, "j", mr * d->N);
   emit_line(e, "y[j] = 0;");
   emit_close(e);
-  emit_for(e, "k", r->K);
-  emit_line(e, "const %s av = a[k * %lld];", ct, (long long)r->a_k);
-  emit_line(e, "const %s *restrict br = b + k * %lld;", ct, (long long)r->b_k);
-  emit_for(e, "j", r->N);
-  emit_line(e, "y[j] += av * br[j];");
-  emit_close(e);
-  emit_close(e);
-}
-
-/* Dot products along contiguous k (B transposed, or N == 1). Separate
- * accumulators per lane let compilers vectorize without reassociating. */
-static void emit_row_dot(emit_ctx *e, const mm_row *r) {
-  const char *ct = ir_dtype_ctype(r->t);
-  const int64_t lanes = 64 / (int64_t)ir_dtype_size(r->t);
-  const int64_t main = r->K / lanes * lanes;
-  emit_for(e, "j", r->N);
-  emit_line(e, "const %s *restrict br = b + j * %lld;", ct, (long long)r->b_j);
-  emit_line(e, "%s s = 0;", ct);
   if (main > 0) {
-    emit_line(e, "%s acc[%lld] = {0};", ct, (long long)lanes);
-    emit_open(e, "for (int64_t k = 0; k < %lld; k += %lld)", (long long)main, (long long)lanes);
-    emit_for(e, "l", lanes);
-    emit_line(e, "acc[l] += a[(k + l) * %lld] * br[k + l];", (long long)r->a_k);
-    emit_close(e);
-    emit_close(e);
-    emit_for(e, "l", lanes);
-    emit_line(e, "s += acc[l];");
+    emit_open(e, "for (int64_t k = 0; k < %lld; k += %d)", (long long)main, MM_KU);
+    emit_axpy_pass(e, d, mr, MM_KU);
     emit_close(e);
   }
-  if (main < r->K) {
-    emit_open(e, "for (int64_t k = %lld; k < %lld; k++)", (long long)main, (long long)r->K);
-    emit_line(e, "s += a[k * %lld] * br[k];", (long long)r->a_k);
+  if (main < d->K) {
+    emit_open(e, "%s", "");
+    emit_line(e, "const int64_t k = %lld;", (long long)main);
+    emit_axpy_pass(e, d, mr, (int)(d->K - main));
     emit_close(e);
   }
-  emit_line(e, "y[j] = s;");
+}
+
+/* ju columns of y's mr rows from column j, as dot products along k (B
+ * transposed, or N == 1): mr * ju sums share each load of A and B. */
+static void emit_dot_cols(emit_ctx *e, const mm_desc *d, int mr, int ju) {
+  const char *ct = ir_dtype_ctype(d->t);
+  char sums[512];
+  size_t ls = 0;
+  for (int r = 0; r < mr; r++)
+    for (int u = 0; u < ju; u++)
+      ls += (size_t)snprintf(sums + ls, sizeof sums - ls, "%ss%d_%d", ls ? ", " : "", r, u);
+  emit_line(e, "const %s *restrict br = b + j * %lld;", ct, (long long)d->b_j);
+  for (int r = 0; r < mr; r++)
+    for (int u = 0; u < ju; u++)
+      emit_line(e, "%s s%d_%d = 0;", ct, r, u);
+  emit_simd_sum(e, sums);
+  emit_for(e, "k", d->K);
+  for (int u = 0; u < ju; u++)
+    emit_line(e, "const %s b%d = br[%lld + k];", ct, u, (long long)(u * d->b_j));
+  for (int r = 0; r < mr; r++) {
+    emit_line(e, "const %s a%d = a[%lld + k * %lld];", ct, r, (long long)(r * d->a_i),
+              (long long)d->a_k);
+    for (int u = 0; u < ju; u++)
+      emit_line(e, "s%d_%d += a%d * b%d;", r, u, r, u);
+  }
+  emit_close(e);
+  for (int r = 0; r < mr; r++)
+    for (int u = 0; u < ju; u++)
+      emit_line(e, "y[%lld + j + %d] = s%d_%d;", (long long)(r * d->N), u, r, u);
+}
+
+/* Dot-product order, for B contiguous along k (B transposed, or N == 1). */
+static void emit_block_dot(emit_ctx *e, const mm_desc *d, int mr) {
+  int64_t main = d->N / MM_JU * MM_JU;
+  if (main > 0) {
+    emit_open(e, "for (int64_t j = 0; j < %lld; j += %d)", (long long)main, MM_JU);
+    emit_dot_cols(e, d, mr, MM_JU);
+    emit_close(e);
+  }
+  if (main < d->N) {
+    emit_open(e, "for (int64_t j = %lld; j < %lld; j++)", (long long)main, (long long)d->N);
+    emit_dot_cols(e, d, mr, 1);
+    emit_close(e);
+  }
+}
+
+/* Gemm's y = alpha * y + beta * C over the block's mr rows from row i0. */
+static void emit_gemm_epilogue(emit_ctx *e, const ir_node *n, const mm_desc *d, int mr) {
+  const ir_tensor *C = ir_in(n, 2);
+  double alpha = ir_attr_float(n, "alpha", 1.0), beta = ir_attr_float(n, "beta", 1.0);
+  if (alpha == 1.0 && !C)
+    return;
+  const char *al = emit_literal(e, d->t, alpha);
+  emit_for(e, "r", mr);
+  emit_for(e, "j", d->N);
+  if (C) {
+    int64_t ci, cj;
+    gemm_c_strides(C, &ci, &cj);
+    emit_line(e, "y[r * %lld + j] = %s * y[r * %lld + j] + %s * in2[(i0 + r) * %lld + j * %lld];",
+              (long long)d->N, al, (long long)d->N, emit_literal(e, d->t, beta), (long long)ci,
+              (long long)cj);
+  } else {
+    emit_line(e, "y[r * %lld + j] *= %s;", (long long)d->N, al);
+  }
+  emit_close(e);
   emit_close(e);
 }
 
-/* Expects `a`, `b`, `y` in scope: A's row i, B's base, Y's row i. */
-static void emit_row(emit_ctx *e, const mm_row *r) {
-  if (r->b_j == 1 && r->N > 1)
-    emit_row_axpy(e, r);
+static void emit_block(emit_ctx *e, const mm_desc *d, int mr, const char *a, const char *b,
+                       const char *y, const ir_node *gemm) {
+  const char *ct = ir_dtype_ctype(d->t);
+  emit_line(e, "const %s *restrict a = %s + i0 * %lld;", ct, a, (long long)d->a_i);
+  emit_line(e, "const %s *restrict b = %s;", ct, b);
+  emit_line(e, "%s *restrict y = %s + i0 * %lld;", ct, y, (long long)d->N);
+  if (d->b_j == 1 && d->N > 1)
+    emit_block_axpy(e, d, mr);
   else
-    emit_row_dot(e, r);
+    emit_block_dot(e, d, mr);
+  if (gemm)
+    emit_gemm_epilogue(e, gemm, d, mr);
+}
+
+/* Rows [0, rows) of Y = A * B in blocks of MM_MR, then the leftover rows;
+ * a, b, y are the C expressions of the operands' first elements. */
+static void emit_rows(emit_ctx *e, const mm_desc *d, int64_t rows, bool parallel, const char *a,
+                      const char *b, const char *y, const ir_node *gemm) {
+  int64_t blocks = rows / MM_MR, rest = rows % MM_MR;
+  if (blocks > 0) {
+    if (parallel)
+      emit_parallel_for(e, "ib", blocks, 2 * MM_MR * d->N * d->K + 1);
+    else
+      emit_for(e, "ib", blocks);
+    emit_line(e, "const int64_t i0 = ib * %d;", MM_MR);
+    emit_block(e, d, MM_MR, a, b, y, gemm);
+    emit_close(e);
+  }
+  if (rest > 0) {
+    emit_open(e, "%s", "");
+    emit_line(e, "const int64_t i0 = %lld;", (long long)(blocks * MM_MR));
+    emit_block(e, d, (int)rest, a, b, y, gemm);
+    emit_close(e);
+  }
 }
 
 static bool mm_dtype_ok(ir_dtype t) {
@@ -105,45 +209,20 @@ static nn_status infer_gemm(ir_graph *g, ir_node *n) {
 
 /* C's element strides along i and j after broadcasting to [M,N]. */
 static void gemm_c_strides(const ir_tensor *C, int64_t *ci, int64_t *cj) {
-  int64_t s[2] = {0, 0}, dims[2] = {1, 1};
+  int64_t dims[2] = {1, 1};
   for (int d = 0; d < C->rank; d++)
     dims[2 - C->rank + d] = C->dims[d];
-  if (dims[1] != 1)
-    s[1] = 1;
-  if (dims[0] != 1)
-    s[0] = dims[1];
-  *ci = s[0];
-  *cj = s[1];
+  *cj = dims[1] != 1 ? 1 : 0;
+  *ci = dims[0] != 1 ? dims[1] : 0;
 }
 
 static void emit_gemm(emit_ctx *e, const ir_node *n) {
-  const ir_tensor *A = n->inputs[0], *C = ir_in(n, 2), *Y = n->outputs[0];
-  const char *ct = ir_dtype_ctype(Y->dtype);
+  const ir_tensor *A = n->inputs[0], *Y = n->outputs[0];
   bool ta = ir_attr_int(n, "transA", 0) != 0, tb = ir_attr_int(n, "transB", 0) != 0;
-  double alpha = ir_attr_float(n, "alpha", 1.0), beta = ir_attr_float(n, "beta", 1.0);
   int64_t M = Y->dims[0], N = Y->dims[1], K = A->dims[!ta];
-  mm_row r = {N, K, ta ? M : 1, tb ? 1 : N, tb ? K : 1, Y->dtype};
-  if (ir_numel(Y) == 0)
-    return;
-  emit_parallel_for(e, "i", M, 2 * N * K + 1);
-  emit_line(e, "const %s *restrict a = in0 + i * %lld;", ct, (long long)(ta ? 1 : K));
-  emit_line(e, "const %s *restrict b = in1;", ct);
-  emit_line(e, "%s *restrict y = out0 + i * %lld;", ct, (long long)N);
-  emit_row(e, &r);
-  if (alpha != 1.0 || C) {
-    const char *al = emit_literal(e, Y->dtype, alpha);
-    emit_for(e, "j", N);
-    if (C) {
-      int64_t ci, cj;
-      gemm_c_strides(C, &ci, &cj);
-      emit_line(e, "y[j] = %s * y[j] + %s * in2[i * %lld + j * %lld];", al,
-                emit_literal(e, Y->dtype, beta), (long long)ci, (long long)cj);
-    } else {
-      emit_line(e, "y[j] = %s * y[j];", al);
-    }
-    emit_close(e);
-  }
-  emit_close(e);
+  mm_desc d = {N, K, ta ? 1 : K, ta ? M : 1, tb ? 1 : N, tb ? K : 1, Y->dtype};
+  if (ir_numel(Y) > 0)
+    emit_rows(e, &d, M, true, "in0", "in1", "out0", n);
 }
 
 /* ---- MatMul: NumPy matmul, 1-D operands and broadcast batch dims ---- */
@@ -239,28 +318,21 @@ static void emit_matmul(emit_ctx *e, const ir_node *n) {
   if (ir_numel(Y) == 0 || matmul_shape(e->g, n, &s))
     return;
   int64_t nbatch = 1;
-  bool b_fixed = true; /* B is one matrix for every batch: fold A's batch into M */
+  bool b_fixed = true; /* one B for every batch index: A's batch folds into M */
   for (int d = 0; d < s.nb; d++) {
     nbatch *= s.batch[d];
     b_fixed = b_fixed && (s.b_bs[d] == 0 || s.batch[d] == 1);
   }
-  bool a_full = true; /* A is stored for every batch index, in order */
-  for (int d = 0; d < s.nb; d++)
-    a_full = a_full && (s.a_bs[d] != 0 || s.batch[d] == 1);
-  mm_row r = {s.N, s.K, 1, s.N, 1, Y->dtype};
-  int64_t rows = nbatch * s.M;
-  emit_parallel_for(e, "r", rows, 2 * s.N * s.K + 1);
-  if (b_fixed && a_full) {
-    emit_line(e, "const %s *restrict a = in0 + r * %lld;", ct, (long long)s.K);
-    emit_line(e, "const %s *restrict b = in1;", ct);
-  } else {
-    emit_line(e, "const int64_t bt = r / %lld, i = r %% %lld;", (long long)s.M, (long long)s.M);
-    emit_line(e, "const %s *restrict a = in0 + %s + i * %lld;", ct, batch_offset(e, &s, s.a_bs),
-              (long long)s.K);
-    emit_line(e, "const %s *restrict b = in1 + %s;", ct, batch_offset(e, &s, s.b_bs));
+  mm_desc d = {s.N, s.K, s.K, 1, s.N, 1, Y->dtype};
+  if (b_fixed) { /* then A has every batch index, stored in order */
+    emit_rows(e, &d, nbatch * s.M, true, "in0", "in1", "out0", NULL);
+    return;
   }
-  emit_line(e, "%s *restrict y = out0 + r * %lld;", ct, (long long)s.N);
-  emit_row(e, &r);
+  emit_parallel_for(e, "bt", nbatch, 2 * s.M * s.N * s.K + 1);
+  emit_line(e, "const %s *restrict ab = in0 + %s;", ct, batch_offset(e, &s, s.a_bs));
+  emit_line(e, "const %s *restrict bb = in1 + %s;", ct, batch_offset(e, &s, s.b_bs));
+  emit_line(e, "%s *restrict yb = out0 + bt * %lld;", ct, (long long)(s.M * s.N));
+  emit_rows(e, &d, s.M, false, "ab", "bb", "yb", NULL);
   emit_close(e);
 }
 

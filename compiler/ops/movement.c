@@ -17,14 +17,12 @@ typedef struct copy_plan {
   int64_t src_off, dst_off;
 } copy_plan;
 
-static void strides_of(const ir_tensor *t, int64_t *s) { emit_strides(t, s); }
-
 /* A plan over t's dims that reads src_stride and writes t densely. */
 static copy_plan plan_dense_dst(const ir_tensor *t) {
   copy_plan p = {.rank = t->rank};
   memcpy(p.dims, t->dims, sizeof p.dims);
-  strides_of(t, p.dst_stride);
-  strides_of(t, p.src_stride);
+  emit_strides(t, p.dst_stride);
+  emit_strides(t, p.src_stride);
   return p;
 }
 
@@ -104,28 +102,71 @@ static const char *offset_expr(emit_ctx *e, int64_t off, const int64_t *stride, 
   return mem_strdup(e->g->mem, len ? buf : "0");
 }
 
+/* Tile edge for copies that read along one dim and write along another:
+ * 32 x 32 elements keep both sides' cache lines live. */
+#define TILE 32
+
+/* The dim that reads contiguously while the innermost one writes
+ * contiguously (a transpose), worth tiling; -1 if none. */
+static int plan_tile_dim(const copy_plan *p) {
+  int l = p->rank - 1;
+  if (l < 1 || p->dst_stride[l] != 1 || p->src_stride[l] == 1 || p->dims[l] < TILE)
+    return -1;
+  for (int j = 0; j < l; j++)
+    if (p->src_stride[j] == 1 && p->dims[j] >= TILE)
+      return j;
+  return -1;
+}
+
+/* Opens the loop over dim d of p: the first loop opened runs on threads. */
+static void plan_loop(emit_ctx *e, const copy_plan *p, int d, int *opened) {
+  char var[16];
+  snprintf(var, sizeof var, "i%d", d);
+  if ((*opened)++ == 0)
+    emit_parallel_for(e, var, p->dims[d], plan_count(p) / p->dims[d]);
+  else
+    emit_for(e, var, p->dims[d]);
+}
+
+/* Loops over tiles of dims j and the innermost, then within each tile. */
+static int plan_tiles(emit_ctx *e, const copy_plan *p, int j, int *opened) {
+  int l = p->rank - 1, dims[2] = {j, l};
+  for (int k = 0; k < 2; k++) {
+    int d = dims[k];
+    if ((*opened)++ == 0 && p->dims[d] > TILE && plan_count(p) >= EMIT_PARALLEL_WORK)
+      emit_line(e, "NN_PARALLEL_FOR");
+    emit_open(e, "for (int64_t b%d = 0; b%d < %lld; b%d += %d)", d, d, (long long)p->dims[d], d,
+              TILE);
+  }
+  for (int k = 0; k < 2; k++) {
+    int d = dims[k];
+    emit_open(e, "for (int64_t i%d = b%d; i%d < (b%d + %d < %lld ? b%d + %d : %lld); i%d++)", d, d,
+              d, d, TILE, (long long)p->dims[d], d, TILE, (long long)p->dims[d], d);
+  }
+  return 4;
+}
+
 static void plan_emit(emit_ctx *e, copy_plan p, const char *dst, const char *src, size_t esize) {
   plan_simplify(&p);
-  int64_t count = plan_count(&p);
-  if (count == 0)
+  if (plan_count(&p) == 0)
     return;
   int64_t run = plan_run_length(&p);
-  int outer = run > 1 ? p.rank - 1 : p.rank;
-  for (int d = 0; d < outer; d++) {
-    char var[16];
-    snprintf(var, sizeof var, "i%d", d);
-    if (d == 0)
-      emit_parallel_for(e, var, p.dims[0], count / p.dims[0]);
-    else
-      emit_for(e, var, p.dims[d]);
-  }
+  int outer = run > 1 ? p.rank - 1 : p.rank, tile = run > 1 ? -1 : plan_tile_dim(&p);
+  int opened = 0, loops = 0;
+  for (int d = 0; d < outer; d++)
+    if (d != tile && !(tile >= 0 && d == p.rank - 1)) {
+      plan_loop(e, &p, d, &opened);
+      loops++;
+    }
+  if (tile >= 0)
+    loops += plan_tiles(e, &p, tile, &opened);
   const char *so = offset_expr(e, p.src_off, p.src_stride, outer);
   const char *to = offset_expr(e, p.dst_off, p.dst_stride, outer);
   if (run > 1)
     emit_line(e, "memcpy(%s + %s, %s + %s, %zu);", dst, to, src, so, (size_t)run * esize);
   else
     emit_line(e, "%s[%s] = %s[%s];", dst, to, src, so);
-  for (int d = 0; d < outer; d++)
+  for (int d = 0; d < loops; d++)
     emit_close(e);
 }
 
@@ -180,7 +221,7 @@ static copy_plan transpose_plan(const ir_node *n) {
   copy_plan p = plan_dense_dst(n->outputs[0]);
   int64_t perm[IR_MAX_RANK], in_stride[IR_MAX_RANK];
   transpose_perm(n, perm);
-  strides_of(x, in_stride);
+  emit_strides(x, in_stride);
   for (int d = 0; d < x->rank; d++)
     p.src_stride[d] = in_stride[perm[d]];
   return p;
@@ -242,7 +283,7 @@ static copy_plan concat_plan(const ir_node *n, int k) {
   const ir_tensor *y = n->outputs[0], *t = n->inputs[k];
   int axis = concat_axis(n);
   copy_plan p = plan_dense_dst(t);
-  strides_of(y, p.dst_stride);
+  emit_strides(y, p.dst_stride);
   for (int j = 0; j < k; j++)
     p.dst_off += n->inputs[j]->dims[axis] * p.dst_stride[axis];
   return p;
@@ -278,12 +319,13 @@ static int split_sizes(ir_graph *g, const ir_node *n, int64_t *sizes) {
   int k, outs = n->n_outputs;
   if (n->opset < 13 && ir_attr_find(n, "split")) {
     k = attr_ints(g, n, "split", sizes, MAX_SPLITS);
-  } else if (ir_in(n, 1)) {
+  } else if (ir_in(n, 1) && ir_numel(n->inputs[1]) > 0) { /* an empty 'split' means none */
     k = const_input_ints(g, n, 1, "split", sizes, MAX_SPLITS);
   } else if (n->opset >= 18 && ir_attr_find(n, "num_outputs")) {
     int64_t num = ir_attr_int(n, "num_outputs", 0);
     if (num != outs) {
-      diag_node(g->path, n, "num_outputs is %lld but the node has %d outputs", (long long)num, outs);
+      diag_node(g->path, n, "num_outputs is %lld but the node has %d outputs", (long long)num,
+                outs);
       return -1;
     }
     int64_t chunk = (dim + num - 1) / num; /* the last chunk takes what is left */
@@ -311,8 +353,10 @@ static int split_sizes(ir_graph *g, const ir_node *n, int64_t *sizes) {
     sum += sizes[i];
   }
   if (k != outs || sum != dim || negative) {
-    diag_node(g->path, n, "split sizes (%d of them) must be non-negative, sum to %lld and number "
-              "%d, one per output", k, (long long)dim, outs);
+    diag_node(g->path, n,
+              "split sizes (%d of them) must be non-negative, sum to %lld and number "
+              "%d, one per output",
+              k, (long long)dim, outs);
     return -1;
   }
   return k;
@@ -340,8 +384,8 @@ static nn_status infer_split(ir_graph *g, ir_node *n) {
 }
 
 /* Calls fn for each present output with the plan that copies its part. */
-static void split_each(ir_graph *g, const ir_node *n, void (*fn)(const ir_node *, int, copy_plan, void *),
-                       void *arg) {
+static void split_each(ir_graph *g, const ir_node *n,
+                       void (*fn)(const ir_node *, int, copy_plan, void *), void *arg) {
   int64_t sizes[MAX_SPLITS], start = 0;
   int axis = split_axis(n);
   if (split_sizes(g, n, sizes) < 0)
@@ -349,7 +393,7 @@ static void split_each(ir_graph *g, const ir_node *n, void (*fn)(const ir_node *
   for (int k = 0; k < n->n_outputs; k++) {
     if (n->outputs[k]) {
       copy_plan p = plan_dense_dst(n->outputs[k]);
-      strides_of(n->inputs[0], p.src_stride);
+      emit_strides(n->inputs[0], p.src_stride);
       p.src_off = start * p.src_stride[axis];
       fn(n, k, p, arg);
     }
@@ -387,7 +431,8 @@ static nn_status slice_params_of(ir_graph *g, const ir_node *n, slice_params *sp
   int r = x->rank;
   int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
   bool old = n->opset < 10;
-  int ns = old ? attr_ints(g, n, "starts", starts, r) : const_input_ints(g, n, 1, "starts", starts, r);
+  int ns =
+      old ? attr_ints(g, n, "starts", starts, r) : const_input_ints(g, n, 1, "starts", starts, r);
   int ne = old ? attr_ints(g, n, "ends", ends, r) : const_input_ints(g, n, 2, "ends", ends, r);
   int na = old ? attr_ints(g, n, "axes", axes, r) : const_input_ints(g, n, 3, "axes", axes, r);
   int nt = old ? 0 : const_input_ints(g, n, 4, "steps", steps, r);
@@ -450,7 +495,7 @@ static copy_plan slice_plan(ir_graph *g, const ir_node *n) {
     NN_BUG("slice parameters changed after inference");
   copy_plan p = plan_dense_dst(n->outputs[0]);
   int64_t in_stride[IR_MAX_RANK];
-  strides_of(n->inputs[0], in_stride);
+  emit_strides(n->inputs[0], in_stride);
   for (int d = 0; d < p.rank; d++) {
     p.src_off += sp.start[d] * in_stride[d];
     p.src_stride[d] = sp.step[d] * in_stride[d];
@@ -496,7 +541,8 @@ static nn_status infer_gather(ir_graph *g, ir_node *n) {
   if (norm_axis(g, n, ir_attr_int(n, "axis", 0), x->rank, &axis))
     return NN_ERR;
   if (idx->dtype != IR_INT64 && idx->dtype != IR_INT32)
-    return diag_node(g->path, n, "indices must be int32 or int64, not %s", ir_dtype_name(idx->dtype));
+    return diag_node(g->path, n, "indices must be int32 or int64, not %s",
+                     ir_dtype_name(idx->dtype));
   int rank = x->rank - 1 + idx->rank;
   if (rank > IR_MAX_RANK)
     return diag_node(g->path, n, "the output would have rank %d; at most %d is supported", rank,
@@ -533,7 +579,8 @@ static nn_status fold_gather(ir_graph *g, ir_node *n) {
     for (int64_t j = 0; j < m; j++) {
       int64_t k = ir_weight_int(idx, j);
       k = k < 0 ? k + N : k;
-      memcpy(dst + (size_t)(o * m + j) * row, (const char *)x->data + (size_t)(o * N + k) * row, row);
+      memcpy(dst + (size_t)(o * m + j) * row, (const char *)x->data + (size_t)(o * N + k) * row,
+             row);
     }
   return NN_OK;
 }
@@ -554,7 +601,8 @@ static void emit_gather(emit_ctx *e, const ir_node *n) {
     emit_line(e, "out0[o * %lld + j] = in0[o * %lld + k];", (long long)m, (long long)N);
   else
     emit_line(e, "memcpy(out0 + (o * %lld + j) * %lld, in0 + (o * %lld + k) * %lld, %zu);",
-              (long long)m, (long long)inner, (long long)N, (long long)inner, (size_t)inner * esize);
+              (long long)m, (long long)inner, (long long)N, (long long)inner,
+              (size_t)inner * esize);
   emit_close(e);
   emit_close(e);
 }
@@ -639,9 +687,12 @@ static int64_t pad_source(pad_mode mode, int64_t j, int64_t n) {
   if (j >= 0 && j < n)
     return j;
   switch (mode) {
-  case PAD_CONSTANT: return -1;
-  case PAD_EDGE: return j < 0 ? 0 : n - 1;
-  case PAD_WRAP: return (j % n + n) % n;
+  case PAD_CONSTANT:
+    return -1;
+  case PAD_EDGE:
+    return j < 0 ? 0 : n - 1;
+  case PAD_WRAP:
+    return (j % n + n) % n;
   case PAD_REFLECT: {
     if (n == 1)
       return 0;
@@ -657,9 +708,9 @@ static int64_t pad_source(pad_mode mode, int64_t j, int64_t n) {
 static copy_plan pad_interior(const ir_node *n, const pad_params *pp) {
   const ir_tensor *x = n->inputs[0];
   copy_plan p = plan_dense_dst(x);
-  strides_of(n->outputs[0], p.dst_stride);
+  emit_strides(n->outputs[0], p.dst_stride);
   int64_t in_stride[IR_MAX_RANK];
-  strides_of(x, in_stride);
+  emit_strides(x, in_stride);
   for (int d = 0; d < x->rank; d++) {
     int64_t lo = pp->begin[d] < 0 ? -pp->begin[d] : 0, hi = pp->end[d] < 0 ? -pp->end[d] : 0;
     p.dims[d] = x->dims[d] - lo - hi > 0 ? x->dims[d] - lo - hi : 0;
@@ -682,7 +733,7 @@ static void pad_fold_maps(const ir_node *n, const pad_params *pp, char *dst) {
   const ir_tensor *x = n->inputs[0], *y = n->outputs[0];
   size_t es = ir_dtype_size(x->dtype);
   int64_t in_stride[IR_MAX_RANK], idx[IR_MAX_RANK] = {0};
-  strides_of(x, in_stride);
+  emit_strides(x, in_stride);
   for (int64_t o = 0; o < ir_numel(y); o++) {
     int64_t src = 0;
     for (int d = 0; d < y->rank; d++)
@@ -736,8 +787,8 @@ static void emit_pad_constant(emit_ctx *e, const ir_node *n, const pad_params *p
 static void emit_pad_mapped(emit_ctx *e, const ir_node *n, const pad_params *pp) {
   const ir_tensor *x = n->inputs[0], *y = n->outputs[0];
   int64_t in_stride[IR_MAX_RANK], out_stride[IR_MAX_RANK];
-  strides_of(x, in_stride);
-  strides_of(y, out_stride);
+  emit_strides(x, in_stride);
+  emit_strides(y, out_stride);
   const char *ityp = ir_numel(x) <= INT32_MAX ? "int32_t" : "int64_t";
   char src[512] = "", dst[512] = "";
   size_t ls = 0, ld = 0;
@@ -749,9 +800,9 @@ static void emit_pad_mapped(emit_ctx *e, const ir_node *n, const pad_params *pp)
         char line[512];
         size_t len = 0;
         for (int64_t j = i; j < i + 16 && j < y->dims[d]; j++)
-          len += (size_t)snprintf(line + len, sizeof line - len, "%s%lld,", len ? " " : "",
-                                  (long long)(pad_source(pp->mode, j - pp->begin[d], x->dims[d]) *
-                                              in_stride[d]));
+          len += (size_t)snprintf(
+              line + len, sizeof line - len, "%s%lld,", len ? " " : "",
+              (long long)(pad_source(pp->mode, j - pp->begin[d], x->dims[d]) * in_stride[d]));
         emit_line(e, "    %s", line);
       }
       emit_line(e, "};");
@@ -790,9 +841,9 @@ static void emit_pad(emit_ctx *e, const ir_node *n) {
 const op_def op_family_movement[] = {
     {"Transpose", "", infer_transpose, fold_transpose, emit_transpose, 0},
     {"Concat", "", infer_concat, fold_concat, emit_concat, 0},
-    {"Split", "", infer_split, fold_split, emit_split, 0},
-    {"Slice", "", infer_slice, fold_slice, emit_slice, 0},
+    {"Split", "", infer_split, fold_split, emit_split, 0, OP_CONST(1)},
+    {"Slice", "", infer_slice, fold_slice, emit_slice, 0, OP_CONST(1) | OP_CONST(2) | OP_CONST(3) | OP_CONST(4)},
     {"Gather", "", infer_gather, fold_gather, emit_gather, 0},
-    {"Pad", "", infer_pad, fold_pad, emit_pad, 0},
+    {"Pad", "", infer_pad, fold_pad, emit_pad, 0, OP_CONST(1) | OP_CONST(3)},
     {NULL},
 };

@@ -1,5 +1,5 @@
 /* Pooling over any number of spatial axes: MaxPool (with its optional
- * Indices output), AveragePool, GlobalMaxPool and GlobalAveragePool.
+ * Indices output), AveragePool, LpPool and their Global forms.
  * Along an axis where some window leaves the input, the valid kernel range
  * [lo, hi) is computed once per output position, so the innermost loops
  * carry no padding tests. */
@@ -17,6 +17,26 @@ typedef struct pool_geom {
 } pool_geom;
 
 static bool is_max(const ir_node *n) { return strcmp(n->op_type, "MaxPool") == 0; }
+static bool is_lp(const ir_node *n) { return strstr(n->op_type, "LpPool") != NULL; }
+
+/* Lp pooling: what each element adds, and the root taken of the sum. */
+static const char *lp_term(emit_ctx *e, const ir_node *n, const char *v) {
+  double p = ir_attr_float(n, "p", 2);
+  ir_dtype t = n->inputs[0]->dtype;
+  if (p == 2)
+    return mem_printf(e->g->mem, "%s * %s", v, v);
+  const char *abs = mem_printf(e->g->mem, "%s(%s)", math_fn(e, "fabs", t), v);
+  return p == 1 ? abs : mem_printf(e->g->mem, "%s(%s, %s)", math_fn(e, "pow", t), abs, emit_literal(e, t, p));
+}
+static const char *lp_root(emit_ctx *e, const ir_node *n, const char *sum) {
+  double p = ir_attr_float(n, "p", 2);
+  ir_dtype t = n->inputs[0]->dtype;
+  if (p == 1)
+    return sum;
+  if (p == 2)
+    return mem_printf(e->g->mem, "%s(%s)", math_fn(e, "sqrt", t), sum);
+  return mem_printf(e->g->mem, "%s(%s, %s)", math_fn(e, "pow", t), sum, emit_literal(e, t, 1 / p));
+}
 
 /* Attribute `name` as r integers each >= lo, or dflt each when absent. */
 static nn_status attr_vec(ir_graph *g, const ir_node *n, const char *name, int r, int64_t dflt,
@@ -41,9 +61,9 @@ static nn_status pool_axis(ir_graph *g, const ir_node *n, pool_geom *p, int i, c
   int64_t eff = (p->k[i] - 1) * p->d[i] + 1, in = p->in[i], s = p->s[i];
   if (strncmp(ap, "SAME_", 5) == 0) {
     p->out[i] = (in + s - 1) / s;
+    /* total < 0 (stride > kernel) crops; the rounding is onnxruntime's */
     int64_t total = (p->out[i] - 1) * s + eff - in;
-    total = total < 0 ? 0 : total;
-    p->pb[i] = strcmp(ap, "SAME_LOWER") == 0 ? total - total / 2 : total / 2;
+    p->pb[i] = strcmp(ap, "SAME_LOWER") == 0 ? (total + 1) / 2 : total / 2;
     p->pe[i] = total - p->pb[i];
   } else {
     int64_t span = in + p->pb[i] + p->pe[i] - eff;
@@ -91,6 +111,8 @@ static nn_status pool_geometry(ir_graph *g, const ir_node *n, pool_geom *p) {
 
 static nn_status check_pool_dtype(ir_graph *g, const ir_node *n) {
   ir_dtype t = n->inputs[0]->dtype;
+  if (is_lp(n) && !(ir_attr_float(n, "p", 2) > 0))
+    return diag_node(g->path, n, "p must be positive, not %g", ir_attr_float(n, "p", 2));
   if (!is_max(n) && strcmp(n->op_type, "GlobalMaxPool") != 0)
     return check_float(g, n, 0);
   if (t == IR_BOOL)
@@ -174,7 +196,7 @@ static void open_out_axis(emit_ctx *e, const pool_geom *p, int i, bool count_pad
   emit_for(e, var, p->out[i]);
   const char *start = mem_printf(e->g->mem, s == 1 ? "o%d" : "o%d * %lld", i, s);
   emit_line(e, "const int64_t b%d = %s%s;", i, start,
-            pb ? mem_printf(e->g->mem, " - %lld", pb) : "");
+            pb ? mem_printf(e->g->mem, " %c %lld", pb > 0 ? '-' : '+', pb > 0 ? pb : -pb) : "");
   if (count_pad && overhangs(p, i)) {
     const char *q = d == 1 ? mem_printf(e->g->mem, "%lld - b%d", in + p->pe[i], i)
                            : mem_printf(e->g->mem, "(%lld - b%d) / %lld", in + p->pe[i] + d - 1, i, d);
@@ -223,7 +245,8 @@ static void emit_pool_body(emit_ctx *e, const ir_node *n, const pool_geom *p, co
                            const int64_t *cs) {
   const char *T = ir_dtype_ctype(n->inputs[0]->dtype);
   bool max = is_max(n), idx = ir_out(n, 1) != NULL;
-  emit_line(e, "%s acc = %s;", T, max ? emit_lowest(e, n->inputs[0]->dtype) : emit_literal(e, n->inputs[0]->dtype, 0));
+  ir_dtype t = n->inputs[0]->dtype;
+  emit_line(e, "%s acc = %s;", T, max ? emit_lowest(e, t) : emit_literal(e, t, 0));
   if (idx)
     emit_line(e, "int64_t at = -1;");
   for (int i = 0; i < p->r; i++) {
@@ -232,7 +255,7 @@ static void emit_pool_body(emit_ctx *e, const ir_node *n, const pool_geom *p, co
   }
   emit_line(e, "const %s v = x[%s];", T, offset_expr(e, p, true, xs));
   if (!max) {
-    emit_line(e, "acc += v;");
+    emit_line(e, "acc += %s;", is_lp(n) ? lp_term(e, n, "v") : "v");
   } else if (!idx) {
     emit_line(e, "acc = v > acc ? v : acc;");
   } else {
@@ -266,11 +289,12 @@ static void emit_pool(emit_ctx *e, const ir_node *n) {
     open_out_axis(e, &p, i, count_pad);
   emit_pool_body(e, n, &p, xs, col ? cs : xs);
   const char *yo = offset_expr(e, &p, false, ys);
-  if (is_max(n))
-    emit_line(e, "out0[nc * %lld + %s] = acc;", (long long)yplane, yo);
-  else
-    emit_line(e, "out0[nc * %lld + %s] = acc / %s;", (long long)yplane, yo,
-              avg_count(e, &p, count_pad, t));
+  const char *val = "acc";
+  if (is_lp(n)) /* padding adds zeros: a plain sum */
+    val = lp_root(e, n, "acc");
+  else if (!is_max(n))
+    val = mem_printf(e->g->mem, "acc / %s", avg_count(e, &p, count_pad, t));
+  emit_line(e, "out0[nc * %lld + %s] = %s;", (long long)yplane, yo, val);
   if (idx)
     emit_line(e, "out1[nc * %lld + %s] = nc * %lld + at;", (long long)yplane, yo, (long long)xplane);
   for (int i = 0; i < p.r; i++)
@@ -278,7 +302,7 @@ static void emit_pool(emit_ctx *e, const ir_node *n) {
   emit_close(e);
 }
 
-/* ---- GlobalAveragePool, GlobalMaxPool ---- */
+/* ---- GlobalAveragePool, GlobalMaxPool, GlobalLpPool ---- */
 
 static nn_status infer_global(ir_graph *g, ir_node *n) {
   if (check_arity(g, n, 1, 1) || check_pool_dtype(g, n))
@@ -300,25 +324,31 @@ static void emit_global(emit_ctx *e, const ir_node *n) {
     plane *= x->dims[d];
   if (nc == 0)
     return;
-  bool max = n->op_type[6] == 'M';
+  char kind = n->op_type[6]; /* Max, Average, Lp */
+  bool max = kind == 'M';
   const char *T = ir_dtype_ctype(x->dtype);
   emit_parallel_for(e, "nc", nc, plane);
   emit_line(e, "const %s *x = in0 + nc * %lld;", T, (long long)plane);
   emit_line(e, "%s acc = %s;", T, max ? emit_lowest(e, x->dtype) : emit_literal(e, x->dtype, 0));
   emit_for(e, "i", plane);
-  emit_line(e, max ? "acc = x[i] > acc ? x[i] : acc;" : "acc += x[i];");
-  emit_close(e);
   if (max)
-    emit_line(e, "out0[nc] = acc;");
+    emit_line(e, "acc = x[i] > acc ? x[i] : acc;");
   else
+    emit_line(e, "acc += %s;", kind == 'L' ? lp_term(e, n, "x[i]") : "x[i]");
+  emit_close(e);
+  if (kind == 'A')
     emit_line(e, "out0[nc] = acc / %s;", emit_literal(e, x->dtype, (double)plane));
+  else
+    emit_line(e, "out0[nc] = %s;", max ? "acc" : lp_root(e, n, "acc"));
   emit_close(e);
 }
 
 const op_def op_family_pool[] = {
     {"MaxPool", "", infer_pool, NULL, emit_pool, 0},
     {"AveragePool", "", infer_pool, NULL, emit_pool, 0},
+    {"LpPool", "", infer_pool, NULL, emit_pool, 0},
     {"GlobalMaxPool", "", infer_global, NULL, emit_global, 0},
     {"GlobalAveragePool", "", infer_global, NULL, emit_global, 0},
+    {"GlobalLpPool", "", infer_global, NULL, emit_global, 0},
     {NULL},
 };

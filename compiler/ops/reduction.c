@@ -1,9 +1,22 @@
-/* ReduceSum, ReduceMean, ReduceMax over constant axes. Runs of adjacent
- * axes that are all reduced or all kept merge into one loop, so a reduction
- * becomes at most a few nested loops with literal bounds. */
+/* The Reduce* ops (Sum, Mean, Max, Min, Prod, SumSquare, L1, L2, LogSum,
+ * LogSumExp) over constant axes. Runs of adjacent axes that are all reduced
+ * or all kept merge into one loop, so a reduction becomes a few nested loops
+ * with literal bounds. */
 #include <stdio.h>
 
 #include "common.h"
+
+typedef enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_SUMSQ, R_L1, R_L2, R_LOGSUM, R_LOGSUMEXP } red_op;
+
+static red_op red_op_of(const ir_node *n) {
+  static const char *const names[] = {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
+                                      "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2",
+                                      "ReduceLogSum", "ReduceLogSumExp"};
+  for (int i = 0; i < (int)(sizeof names / sizeof *names); i++)
+    if (strcmp(n->op_type, names[i]) == 0)
+      return (red_op)i;
+  NN_BUG("not a reduction");
+}
 
 /* Axes come from input 1 (ReduceSum from opset 13, the others from 18) or
  * the 'axes' attribute before. An empty list means every axis, or none
@@ -38,7 +51,8 @@ static nn_status infer_reduce(ir_graph *g, ir_node *n) {
   if (check_arity(g, n, 1, 2))
     return NN_ERR;
   const ir_tensor *x = n->inputs[0];
-  if (x->dtype == IR_BOOL && strcmp(n->op_type, "ReduceMax") != 0)
+  red_op op = red_op_of(n);
+  if (x->dtype == IR_BOOL && op != R_MAX && op != R_MIN)
     return diag_node(g->path, n, "bool input is not allowed");
   bool reduce[IR_MAX_RANK];
   if (red_axes(g, n, reduce))
@@ -78,25 +92,72 @@ static int red_groups(const ir_tensor *x, const bool *reduce, red_group *gr) {
   return n;
 }
 
-/* The running combination of accumulator a with value v. */
-static const char *red_combine(const ir_node *n) {
-  if (strcmp(n->op_type, "ReduceMax") != 0)
-    return "a + v";
+static bool is_float(ir_dtype t) { return t == IR_FLOAT || t == IR_DOUBLE; }
+
+/* The running combination of accumulator a with value v (and, for
+ * LogSumExp, the maximum m taken first). */
+static const char *red_combine(emit_ctx *e, const ir_node *n) {
   ir_dtype t = n->inputs[0]->dtype;
-  return t == IR_FLOAT || t == IR_DOUBLE ? "(v > a || v != v) ? v : a" : "v > a ? v : a";
+  switch (red_op_of(n)) {
+  case R_MAX: return is_float(t) ? "(v > a || v != v) ? v : a" : "v > a ? v : a";
+  case R_MIN: return is_float(t) ? "(v < a || v != v) ? v : a" : "v < a ? v : a";
+  case R_PROD: return "a * v";
+  case R_SUMSQ: case R_L2: return "a + v * v";
+  case R_L1: return is_float(t) ? mem_printf(e->g->mem, "a + %s(v)", math_fn(e, "fabs", t))
+                                : "a + (v < 0 ? -v : v)";
+  case R_LOGSUMEXP: return mem_printf(e->g->mem, "a + %s(v - m)", math_fn(e, "exp", t));
+  default: return "a + v";
+  }
+}
+
+/* The largest value of t, for a running minimum. */
+static const char *highest(emit_ctx *e, ir_dtype t) {
+  switch (t) {
+  case IR_FLOAT: case IR_DOUBLE: return emit_literal(e, t, INFINITY);
+  case IR_INT8: return "INT8_MAX";
+  case IR_INT16: return "INT16_MAX";
+  case IR_INT32: return "INT32_MAX";
+  case IR_INT64: return "INT64_MAX";
+  case IR_BOOL: return emit_literal(e, t, 1);
+  case IR_UINT8: return "UINT8_MAX";
+  case IR_UINT16: return "UINT16_MAX";
+  case IR_UINT32: return "UINT32_MAX";
+  default: return "UINT64_MAX";
+  }
 }
 
 static const char *red_init(emit_ctx *e, const ir_node *n) {
   ir_dtype t = n->inputs[0]->dtype;
-  return strcmp(n->op_type, "ReduceMax") == 0 ? emit_lowest(e, t) : emit_literal(e, t, 0);
+  switch (red_op_of(n)) {
+  case R_MAX: return emit_lowest(e, t);
+  case R_MIN: return highest(e, t);
+  case R_PROD: return emit_literal(e, t, 1);
+  default: return emit_literal(e, t, 0);
+  }
 }
 
-/* "a" or, for ReduceMean, "a / count". */
+/* The output value from accumulator expression a. */
 static const char *red_finish(emit_ctx *e, const ir_node *n, const char *a) {
-  if (strcmp(n->op_type, "ReduceMean") != 0)
-    return a;
+  ir_dtype t = n->outputs[0]->dtype;
   int64_t count = ir_numel(n->inputs[0]) / ir_numel(n->outputs[0]);
-  return mem_printf(e->g->mem, "%s / %s", a, emit_literal(e, n->outputs[0]->dtype, (double)count));
+  switch (red_op_of(n)) {
+  case R_MEAN: return mem_printf(e->g->mem, "%s / %s", a, emit_literal(e, t, (double)count));
+  case R_L2: return mem_printf(e->g->mem, "%s(%s)", math_fn(e, "sqrt", t), a);
+  case R_LOGSUM: return mem_printf(e->g->mem, "%s(%s)", math_fn(e, "log", t), a);
+  case R_LOGSUMEXP: return mem_printf(e->g->mem, "%s(%s) + m", math_fn(e, "log", t), a);
+  default: return a;
+  }
+}
+
+/* What an output over an empty set holds. */
+static const char *red_empty(emit_ctx *e, const ir_node *n) {
+  ir_dtype t = n->outputs[0]->dtype;
+  red_op op = red_op_of(n);
+  if (is_float(t) && op == R_MEAN)
+    return emit_literal(e, t, NAN);
+  if (is_float(t) && (op == R_LOGSUM || op == R_LOGSUMEXP))
+    return emit_literal(e, t, -INFINITY);
+  return red_init(e, n);
 }
 
 /* "g0 * s0 + g1 * s1 ..." over the groups selected by `which` (0 kept, 1
@@ -116,13 +177,20 @@ static const char *group_index(emit_ctx *e, const red_group *gr, int ng, int whi
   return mem_strdup(e->g->mem, buf);
 }
 
-/* Opens the loops of the groups selected by `which`; the first may run on threads. */
-static int open_groups(emit_ctx *e, const red_group *gr, int ng, int which, int64_t total) {
-  int opened = 0;
-  for (int j = 0; j < ng; j++) {
+/* Opens the loops of the groups selected by `which`; the first may run on
+ * threads, the last may carry an OpenMP simd clause (`simd`, or NULL). */
+static int open_groups(emit_ctx *e, const red_group *gr, int ng, int which, int64_t total,
+                       const char *simd) {
+  int opened = 0, last = -1;
+  for (int j = 0; j < ng; j++)
+    if (which == 2 || gr[j].reduced == (which == 1))
+      last = j;
+  for (int j = 0; j <= last; j++) {
     if (which != 2 && gr[j].reduced != (which == 1))
       continue;
     const char *var = mem_printf(e->g->mem, "g%d", j);
+    if (j == last && simd)
+      cb_raw(e->body, "#ifdef _OPENMP\n#pragma omp simd %s\n#endif\n", simd);
     if (opened++ == 0 && !gr[j].reduced)
       emit_parallel_for(e, var, gr[j].size, total / gr[j].size);
     else
@@ -140,19 +208,53 @@ static void out_strides(const red_group *gr, int ng, int64_t *os) {
   }
 }
 
-/* The reduced axes are innermost: each output is one register accumulation. */
-static void emit_reduce_inner(emit_ctx *e, const ir_node *n, const red_group *gr, int ng) {
-  const char *T = ir_dtype_ctype(n->inputs[0]->dtype);
-  int64_t os[IR_MAX_RANK];
-  out_strides(gr, ng, os);
-  int outer = open_groups(e, gr, ng, 0, ir_numel(n->inputs[0]));
-  emit_line(e, "%s a = %s;", T, red_init(e, n));
-  int inner = open_groups(e, gr, ng, 1, 0);
-  emit_line(e, "const %s v = in0[%s];", T, group_index(e, gr, ng, 2, NULL));
-  emit_line(e, "a = %s;", red_combine(n));
-  for (int i = 0; i < inner; i++)
+/* One pass over the reduced groups: v is each value, `stmt` folds it in. */
+static void reduce_pass(emit_ctx *e, const ir_node *n, const red_group *gr, int ng,
+                        const char *stmt, const char *stmt2, const char *simd) {
+  int loops = open_groups(e, gr, ng, 1, 0, simd);
+  if (!loops) { /* a block of its own, so v can be declared again */
+    emit_open(e, "%s", "");
+    loops = 1;
+  }
+  emit_line(e, "const %s v = in0[%s];", ir_dtype_ctype(n->inputs[0]->dtype),
+            group_index(e, gr, ng, 2, NULL));
+  emit_line(e, "%s", stmt);
+  if (stmt2)
+    emit_line(e, "%s", stmt2);
+  for (int i = 0; i < loops; i++)
     emit_close(e);
-  emit_line(e, "out0[%s] = %s;", group_index(e, gr, ng, 0, os), red_finish(e, n, "a"));
+}
+
+/* Each output is one accumulation in a register, over the reduced groups
+ * as inner loops, vectorized through OpenMP simd reductions. Max and Min
+ * track NaN in a flag so the select stays vectorizable; LogSumExp first
+ * finds the maximum, for stability. */
+static void emit_reduce_inner(emit_ctx *e, const ir_node *n, const red_group *gr, int ng) {
+  ir_dtype t = n->inputs[0]->dtype;
+  const char *T = ir_dtype_ctype(t);
+  red_op op = red_op_of(n);
+  bool minmax = op == R_MAX || op == R_MIN, nan = minmax && is_float(t);
+  int64_t os[IR_MAX_RANK] = {0};
+  out_strides(gr, ng, os);
+  int outer = open_groups(e, gr, ng, 0, ir_numel(n->inputs[0]), NULL);
+  if (op == R_LOGSUMEXP) {
+    emit_line(e, "%s m = %s;", T, emit_lowest(e, t));
+    reduce_pass(e, n, gr, ng, "m = v > m ? v : m;", NULL, "reduction(max: m)");
+    emit_line(e, "if (isinf(m)) m = 0;");
+  }
+  emit_line(e, "%s a = %s;", T, red_init(e, n));
+  if (nan)
+    emit_line(e, "int bad = 0;");
+  const char *simd = op == R_PROD ? "reduction(*: a)" : !minmax ? "reduction(+: a)"
+                   : mem_printf(e->g->mem, "reduction(%s: a)%s", op == R_MAX ? "max" : "min",
+                                nan ? " reduction(|: bad)" : "");
+  const char *combine = !minmax ? red_combine(e, n) : op == R_MAX ? "v > a ? v : a" : "v < a ? v : a";
+  reduce_pass(e, n, gr, ng, mem_printf(e->g->mem, "a = %s;", combine), nan ? "bad |= v != v;" : NULL,
+              simd);
+  const char *fin = red_finish(e, n, "a");
+  if (nan)
+    fin = mem_printf(e->g->mem, "bad ? %s : a", emit_literal(e, t, NAN));
+  emit_line(e, "out0[%s] = %s;", group_index(e, gr, ng, 0, os), fin);
   for (int i = 0; i < outer; i++)
     emit_close(e);
 }
@@ -162,20 +264,21 @@ static void emit_reduce_inner(emit_ctx *e, const ir_node *n, const red_group *gr
 static void emit_reduce_rows(emit_ctx *e, const ir_node *n, const red_group *gr, int ng) {
   const ir_tensor *y = n->outputs[0];
   const char *T = ir_dtype_ctype(y->dtype);
-  int64_t os[IR_MAX_RANK];
+  int64_t os[IR_MAX_RANK] = {0};
   out_strides(gr, ng, os);
   emit_for(e, "i", ir_numel(y));
   emit_line(e, "out0[i] = %s;", red_init(e, n));
   emit_close(e);
-  int loops = open_groups(e, gr, ng, 2, ir_numel(n->inputs[0]));
+  int loops = open_groups(e, gr, ng, 2, ir_numel(n->inputs[0]), NULL);
   const char *o = group_index(e, gr, ng, 0, os);
   emit_line(e, "const %s v = in0[%s], a = out0[%s];", T, group_index(e, gr, ng, 2, NULL), o);
-  emit_line(e, "out0[%s] = %s;", o, red_combine(n));
+  emit_line(e, "out0[%s] = %s;", o, red_combine(e, n));
   for (int i = 0; i < loops; i++)
     emit_close(e);
-  if (strcmp(n->op_type, "ReduceMean") == 0) {
+  const char *fin = red_finish(e, n, "out0[i]");
+  if (strcmp(fin, "out0[i]") != 0) {
     emit_for(e, "i", ir_numel(y));
-    emit_line(e, "out0[i] = %s;", red_finish(e, n, "out0[i]"));
+    emit_line(e, "out0[i] = %s;", fin);
     emit_close(e);
   }
 }
@@ -187,10 +290,8 @@ static void emit_reduce(emit_ctx *e, const ir_node *n) {
   if (ir_numel(y) == 0 || red_axes(e->g, n, reduce))
     return;
   if (ir_numel(x) == 0) { /* every output reduces an empty set */
-    bool nan = strcmp(n->op_type, "ReduceMean") == 0 && (y->dtype == IR_FLOAT || y->dtype == IR_DOUBLE);
-    const char *v = nan ? emit_literal(e, y->dtype, NAN) : red_init(e, n);
     emit_for(e, "i", ir_numel(y));
-    emit_line(e, "out0[i] = %s;", v);
+    emit_line(e, "out0[i] = %s;", red_empty(e, n));
     emit_close(e);
     return;
   }
@@ -198,9 +299,10 @@ static void emit_reduce(emit_ctx *e, const ir_node *n) {
   bool any_reduced = false;
   for (int j = 0; j < ng; j++)
     any_reduced |= gr[j].reduced;
-  if (!any_reduced)
+  red_op op = red_op_of(n);
+  if (!any_reduced && op <= R_PROD) /* each output is its one input */
     emit_line(e, "memcpy(out0, in0, %zu);", ir_bytes(y));
-  else if (gr[ng - 1].reduced)
+  else if (!any_reduced || gr[ng - 1].reduced || op == R_LOGSUMEXP)
     emit_reduce_inner(e, n, gr, ng);
   else
     emit_reduce_rows(e, n, gr, ng);
@@ -210,5 +312,12 @@ const op_def op_family_reduction[] = {
     {"ReduceSum", "", infer_reduce, NULL, emit_reduce, 0},
     {"ReduceMean", "", infer_reduce, NULL, emit_reduce, 0},
     {"ReduceMax", "", infer_reduce, NULL, emit_reduce, 0},
+    {"ReduceMin", "", infer_reduce, NULL, emit_reduce, 0},
+    {"ReduceProd", "", infer_reduce, NULL, emit_reduce, 0},
+    {"ReduceSumSquare", "", infer_reduce, NULL, emit_reduce, 0},
+    {"ReduceL1", "", infer_reduce, NULL, emit_reduce, 0},
+    {"ReduceL2", "", infer_reduce, NULL, emit_reduce, 0},
+    {"ReduceLogSum", "", infer_reduce, NULL, emit_reduce, 0},
+    {"ReduceLogSumExp", "", infer_reduce, NULL, emit_reduce, 0},
     {NULL},
 };

@@ -19,7 +19,13 @@ typedef enum {
 } coord_mode;
 
 /* NEAREST_SIMPLE is Resize-10 and Upsample: floor, or ceil when downsampling. */
-typedef enum { ROUND_PREFER_FLOOR, ROUND_PREFER_CEIL, NEAREST_FLOOR, NEAREST_CEIL, NEAREST_SIMPLE } nearest_mode;
+typedef enum {
+  ROUND_PREFER_FLOOR,
+  ROUND_PREFER_CEIL,
+  NEAREST_FLOOR,
+  NEAREST_CEIL,
+  NEAREST_SIMPLE
+} nearest_mode;
 
 /* Antialiased downsampling widens the filter to 2/scale taps (linear) or
  * 4/scale (cubic); beyond this many, the op is rejected. */
@@ -58,11 +64,14 @@ static int lookup(const char *s, const char *const *names, int n) {
 static nn_status read_modes(ir_graph *g, const ir_node *n, resize_params *rp) {
   bool old = strcmp(n->op_type, "Upsample") == 0 || n->opset < 11;
   static const char *const modes[] = {"nearest", "linear", "cubic", "bilinear"};
-  static const char *const coords[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                                       "align_corners", "asymmetric", "tf_crop_and_resize"};
-  static const char *const nearests[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+  static const char *const coords[] = {"half_pixel",         "half_pixel_symmetric",
+                                       "pytorch_half_pixel", "align_corners",
+                                       "asymmetric",         "tf_crop_and_resize"};
+  static const char *const nearests[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
+                                         "ceil"};
   const char *mode = ir_attr_string(n, "mode", "nearest");
-  const char *coord = old ? "asymmetric" : ir_attr_string(n, "coordinate_transformation_mode", "half_pixel");
+  const char *coord =
+      old ? "asymmetric" : ir_attr_string(n, "coordinate_transformation_mode", "half_pixel");
   const char *nearest = ir_attr_string(n, "nearest_mode", "round_prefer_floor");
   int m = lookup(mode, modes, 4), c = lookup(coord, coords, 6), k = lookup(nearest, nearests, 4);
   if (m < 0 || (m == MODE_CUBIC && old))
@@ -88,12 +97,10 @@ static int const_floats(ir_graph *g, const ir_node *n, int k, const char *what, 
   const ir_tensor *t = ir_in(n, k);
   if (!t)
     return 0;
-  if (t->kind != IR_WEIGHT) {
-    diag_node(g->path, n, "input %d '%s' must be a constant (an initializer or computed from "
-              "constants), but '%s' is only known at run time", k, what, t->name);
+  if (require_constant(g, n, k, what))
     return -1;
-  }
-  if ((t->dtype != IR_FLOAT && t->dtype != IR_DOUBLE) || t->rank > 1 || ir_numel(t) > 2 * IR_MAX_RANK) {
+  if ((t->dtype != IR_FLOAT && t->dtype != IR_DOUBLE) || t->rank > 1 ||
+      ir_numel(t) > 2 * IR_MAX_RANK) {
     diag_node(g->path, n, "input %d '%s' must be a short 1-D float tensor", k, what);
     return -1;
   }
@@ -156,7 +163,8 @@ static nn_status from_sizes(ir_graph *g, const ir_node *n, resize_params *rp, co
   return NN_OK;
 }
 
-static nn_status read_roi(ir_graph *g, const ir_node *n, resize_params *rp, const int *axes, int na) {
+static nn_status read_roi(ir_graph *g, const ir_node *n, resize_params *rp, const int *axes,
+                          int na) {
   double roi[2 * IR_MAX_RANK];
   int k = const_floats(g, n, 1, "roi", roi);
   if (k < 0)
@@ -193,6 +201,8 @@ static nn_status resize_params_of(ir_graph *g, const ir_node *n, resize_params *
     ns = a && a->type == IR_ATTR_FLOATS && a->n <= IR_MAX_RANK ? a->n : 0;
     for (int i = 0; i < ns; i++)
       scales[i] = a->floats[i];
+    if (ns != x->rank)
+      return diag_node(g->path, n, "attribute 'scales' must give one scale per axis (%d)", x->rank);
   } else {
     ns = const_floats(g, n, scales_at, "scales", scales);
     nz = n->opset < 11 ? 0 : const_input_ints(g, n, 3, "sizes", sizes, IR_MAX_RANK);
@@ -284,11 +294,21 @@ static int coefficients(const resize_params *rp, double ratio, double s, double 
   if (rp->mode == MODE_NEAREST) {
     bool right;
     switch (rp->nearest) {
-    case ROUND_PREFER_FLOOR: right = ratio > 0.5; break;
-    case ROUND_PREFER_CEIL: right = ratio >= 0.5; break;
-    case NEAREST_FLOOR: right = false; break;
-    case NEAREST_CEIL: right = true; break;
-    default: right = s < 1; break;
+    case ROUND_PREFER_FLOOR:
+      right = ratio > 0.5;
+      break;
+    case ROUND_PREFER_CEIL:
+      right = ratio >= 0.5;
+      break;
+    case NEAREST_FLOOR:
+      right = false;
+      break;
+    case NEAREST_CEIL:
+      right = true;
+      break;
+    default:
+      right = s < 1;
+      break;
     }
     right |= ratio == 1; /* an integer coordinate reads itself */
     c[0] = !right;
@@ -351,7 +371,8 @@ static int taps_of(const resize_params *rp, int a, int64_t o, int64_t in, int64_
 }
 
 /* The tap table of axis a (input size in, stride in elements). */
-static axis_taps axis_table(ir_graph *g, const resize_params *rp, int a, int64_t in, int64_t stride) {
+static axis_taps axis_table(ir_graph *g, const resize_params *rp, int a, int64_t in,
+                            int64_t stride) {
   int64_t out = rp->out[a], idx[MAX_TAPS];
   double w[MAX_TAPS];
   bool outside;
@@ -454,8 +475,8 @@ static void emit_taps(emit_ctx *e, const ir_tensor *y, const axis_taps *t, int f
   }
   const char *off = plus(e, src, mem_printf(e->g->mem, "off%d[%s]", a, k));
   const char *w = !t[a].weighted ? weight
-                  : weight     ? mem_printf(e->g->mem, "%s * w%d[%s]", weight, a, k)
-                               : mem_printf(e->g->mem, "w%d[%s]", a, k);
+                  : weight       ? mem_printf(e->g->mem, "%s * w%d[%s]", weight, a, k)
+                                 : mem_printf(e->g->mem, "w%d[%s]", a, k);
   emit_taps(e, y, t, a + 1, off, w);
   if (t[a].taps > 1)
     emit_close(e);
@@ -517,7 +538,7 @@ static void emit_resize(emit_ctx *e, const ir_node *n) {
 }
 
 const op_def op_family_resize[] = {
-    {"Resize", "", infer_resize, NULL, emit_resize, 0},
-    {"Upsample", "", infer_resize, NULL, emit_resize, 0},
+    {"Resize", "", infer_resize, NULL, emit_resize, 0, OP_CONST(1) | OP_CONST(2) | OP_CONST(3)},
+    {"Upsample", "", infer_resize, NULL, emit_resize, 0, OP_CONST(1)},
     {NULL},
 };

@@ -71,12 +71,14 @@ static nn_status infer_reshape(ir_graph *g, ir_node *n) {
   for (int i = 0; i < rank; i++) {
     if (shape[i] == 0 && !allowzero) {
       if (i >= x->rank)
-        return diag_node(g->path, n, "shape %s copies dimension %d (a 0), but the input has rank %d",
+        return diag_node(g->path, n,
+                         "shape %s copies dimension %d (a 0), but the input has rank %d",
                          ints_str(req, rank, a, sizeof a), i, x->rank);
       shape[i] = x->dims[i];
     } else if (shape[i] == -1) {
       if (open >= 0)
-        return diag_node(g->path, n, "shape %s has more than one -1", ints_str(req, rank, a, sizeof a));
+        return diag_node(g->path, n, "shape %s has more than one -1",
+                         ints_str(req, rank, a, sizeof a));
       open = i;
       continue;
     } else if (shape[i] < 0) {
@@ -90,7 +92,8 @@ static nn_status infer_reshape(ir_graph *g, ir_node *n) {
     shape[open] = numel / known;
   else if (open >= 0 || known != numel)
     return diag_node(g->path, n, "cannot reshape %s (%lld elements) to %s",
-                     ir_shape_str(x, b, sizeof b), (long long)numel, ints_str(req, rank, a, sizeof a));
+                     ir_shape_str(x, b, sizeof b), (long long)numel,
+                     ints_str(req, rank, a, sizeof a));
   ir_set_shape(n->outputs[0], x->dtype, rank, shape);
   return NN_OK;
 }
@@ -401,12 +404,18 @@ static void emit_constant_of_shape(emit_ctx *e, const ir_node *n) {
 
 static const char *onnx_type_name(int64_t t) {
   switch (t) {
-  case 8: return "string";
-  case 10: return "float16";
-  case 14: return "complex64";
-  case 15: return "complex128";
-  case 16: return "bfloat16";
-  default: return ir_dtype_known((int)t) ? ir_dtype_name((ir_dtype)t) : "an 8/4/2-bit type";
+  case 8:
+    return "string";
+  case 10:
+    return "float16";
+  case 14:
+    return "complex64";
+  case 15:
+    return "complex128";
+  case 16:
+    return "bfloat16";
+  default:
+    return ir_dtype_known((int)t) ? ir_dtype_name((ir_dtype)t) : "an 8/4/2-bit type";
   }
 }
 
@@ -452,15 +461,15 @@ static void emit_cast(emit_ctx *e, const ir_node *n) {
 }
 
 const op_def op_family_shape[] = {
-    {"Reshape", "", infer_reshape, fold_copy, emit_copy, 0},
+    {"Reshape", "", infer_reshape, fold_copy, emit_copy, 0, OP_CONST(1)},
     {"Flatten", "", infer_flatten, fold_copy, emit_copy, 0},
-    {"Squeeze", "", infer_squeeze, fold_copy, emit_copy, 0},
-    {"Unsqueeze", "", infer_unsqueeze, fold_copy, emit_copy, 0},
+    {"Squeeze", "", infer_squeeze, fold_copy, emit_copy, 0, OP_CONST(1)},
+    {"Unsqueeze", "", infer_unsqueeze, fold_copy, emit_copy, 0, OP_CONST(1)},
     {"Shape", "", infer_shape, fold_shape, emit_shape, OP_FOLD_ON_SHAPES},
     {"Size", "", infer_size, fold_size, emit_size, OP_FOLD_ON_SHAPES},
     {"Constant", "", infer_constant, fold_constant, emit_constant, 0},
-    {"ConstantOfShape", "", infer_constant_of_shape, fold_constant_of_shape,
-     emit_constant_of_shape, 0},
+    {"ConstantOfShape", "", infer_constant_of_shape, fold_constant_of_shape, emit_constant_of_shape,
+     0, OP_CONST(0)},
     {"Cast", "", infer_cast, fold_cast, emit_cast, OP_ELEMENTWISE},
     {"CastLike", "", infer_cast, fold_cast, emit_cast, 0},
     {NULL},
