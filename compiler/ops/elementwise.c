@@ -241,11 +241,14 @@ static void emit_nary(emit_ctx *e, const ir_node *n, const char *combine, const 
 }
 
 static void emit_sum(emit_ctx *e, const ir_node *n) { emit_nary(e, n, "acc + v", "acc"); }
+/* Max and Min propagate NaN, as NumPy's maximum and minimum do. */
 static void emit_max(emit_ctx *e, const ir_node *n) {
-  emit_nary(e, n, "(v > acc || v != v) ? v : acc", "acc");
+  bool fl = n->outputs[0]->dtype == IR_FLOAT || n->outputs[0]->dtype == IR_DOUBLE;
+  emit_nary(e, n, fl ? "(v > acc || isnan(v)) ? v : acc" : "v > acc ? v : acc", "acc");
 }
 static void emit_min(emit_ctx *e, const ir_node *n) {
-  emit_nary(e, n, "(v < acc || v != v) ? v : acc", "acc");
+  bool fl = n->outputs[0]->dtype == IR_FLOAT || n->outputs[0]->dtype == IR_DOUBLE;
+  emit_nary(e, n, fl ? "(v < acc || isnan(v)) ? v : acc" : "v < acc ? v : acc", "acc");
 }
 static void emit_mean(emit_ctx *e, const ir_node *n) {
   emit_nary(e, n, "acc + v",
