@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "codegen.h"
+#include "codegen_internal.h"
 #include "emit.h"
 #include "names.h"
 #include "ops.h"
@@ -106,6 +107,7 @@ static void emit_prelude(cbuf *c, const module *m) {
   cb_line(c, "#define NN_PARALLEL_FOR");
   cb_line(c, "#endif");
   cb_line(c, "%s", "");
+  emit_half_prelude(c, m->g);
 }
 
 /* The weight blob as one string literal: compilers parse strings far faster

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn.h"
 #include "npy.h"
 #include "onnx.h"
 #include "ops.h"
@@ -109,8 +110,16 @@ const ir_node *driver_const_consumer(const ir_graph *g, const ir_tensor *in, int
   return NULL;
 }
 
+/* A model by its extension: .nn is nncc's own language, anything else ONNX. */
+static ir_graph *load_by_extension(const char *path, mem_arena *mem) {
+  size_t n = strlen(path);
+  if (n > 3 && strcmp(path + n - 3, ".nn") == 0)
+    return nn_load(path, mem, NULL);
+  return onnx_load(path, mem);
+}
+
 ir_graph *driver_load(const driver_options *o, mem_arena *mem) {
-  ir_graph *g = onnx_load(o->model, mem);
+  ir_graph *g = load_by_extension(o->model, mem);
   if (!g)
     return NULL;
   for (int f = 0; f < o->n_freezes; f++) {
@@ -134,6 +143,7 @@ ir_graph *driver_compile(const driver_options *o, mem_arena *mem) {
   if (!g)
     return NULL;
   pipeline_options po = {.shapes = o->shapes, .n_shapes = o->n_shapes,
-                         .opt_level = o->opt_level, .dump_after = o->dump_after};
+                         .opt_level = o->opt_level, .dump_after = o->dump_after,
+                         .onnx_level = o->onnx_level};
   return pipeline_run(g, &po) == NN_OK ? g : NULL;
 }

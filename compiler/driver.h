@@ -17,6 +17,7 @@ typedef struct driver_options {
   int n_freezes;
   int opt_level;
   const char *dump_after;
+  bool onnx_level; /* run only the passes that keep the graph plain ONNX */
 } driver_options;
 
 /* Tries to take argv[*i] (and its value) as a shared option; returns 1 when
@@ -39,5 +40,6 @@ ir_graph *driver_compile(const driver_options *o, mem_arena *mem);
 int cmd_compile(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

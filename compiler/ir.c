@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "half.h"
 
 const char *ir_dtype_name(ir_dtype t) {
   switch (t) {
@@ -79,6 +80,23 @@ ir_node *ir_node_new(ir_graph *g, const char *op_type, int n_inputs, int n_outpu
   g->nodes = mem_grow(g->mem, g->nodes, sizeof *g->nodes, &g->cap_nodes, g->n_nodes + 1);
   g->nodes[g->n_nodes++] = n;
   return n;
+}
+
+ir_node *ir_node_insert(ir_graph *g, int pos, const char *op_type, int n_inputs, int n_outputs) {
+  ir_node *n = ir_node_new(g, op_type, n_inputs, n_outputs);
+  for (int i = g->n_nodes - 1; i > pos; i--)
+    g->nodes[i] = g->nodes[i - 1];
+  g->nodes[pos] = n;
+  return n;
+}
+
+void ir_node_set_int_attr(ir_graph *g, ir_node *n, const char *name, int64_t v) {
+  ir_attr *attrs = mem_alloc(g->mem, sizeof *attrs * (size_t)(n->n_attrs + 1));
+  if (n->n_attrs)
+    memcpy(attrs, n->attrs, sizeof *attrs * (size_t)n->n_attrs);
+  attrs[n->n_attrs] = (ir_attr){.name = mem_strdup(g->mem, name), .type = IR_ATTR_INT, .i = v};
+  n->attrs = attrs;
+  n->n_attrs++;
 }
 
 static void mark(const ir_tensor *t, bool *used) {
@@ -158,6 +176,7 @@ int64_t ir_weight_int(const ir_tensor *t, int64_t i) {
   case IR_INT64: return ((const int64_t *)d)[i];
   case IR_UINT32: return ((const uint32_t *)d)[i];
   case IR_UINT64: return (int64_t)((const uint64_t *)d)[i];
+  case IR_FLOAT16: case IR_BFLOAT16: return (int64_t)ir_weight_float(t, i);
   case IR_UNDEFINED: break;
   }
   NN_BUG("weight of undefined dtype");
@@ -168,6 +187,8 @@ double ir_weight_float(const ir_tensor *t, int64_t i) {
   case IR_FLOAT: return ((const float *)t->data)[i];
   case IR_DOUBLE: return ((const double *)t->data)[i];
   case IR_UINT64: return (double)((const uint64_t *)t->data)[i];
+  case IR_FLOAT16: return half_to_float(((const uint16_t *)t->data)[i]);
+  case IR_BFLOAT16: return bfloat16_to_float(((const uint16_t *)t->data)[i]);
   default: return (double)ir_weight_int(t, i);
   }
 }

@@ -24,9 +24,11 @@
   X(INT32, 6, "int32", "int32_t", 4)                                           \
   X(INT64, 7, "int64", "int64_t", 8)                                           \
   X(BOOL, 9, "bool", "uint8_t", 1)                                             \
+  X(FLOAT16, 10, "float16", "uint16_t", 2) /* bits; computed in float32 */     \
   X(DOUBLE, 11, "float64", "double", 8)                                        \
   X(UINT32, 12, "uint32", "uint32_t", 4)                                       \
-  X(UINT64, 13, "uint64", "uint64_t", 8)
+  X(UINT64, 13, "uint64", "uint64_t", 8)                                      \
+  X(BFLOAT16, 16, "bfloat16", "uint16_t", 2)
 
 typedef enum {
 #define X(id, num, name, ctype, size) IR_##id = num,
@@ -83,6 +85,7 @@ typedef struct ir_node {
   ir_tensor **outputs;        /* NULL for an omitted optional output */
   ir_attr *attrs;
   bool dead;                  /* removed by a pass; dropped by ir_compact */
+  ir_dtype narrow_to;         /* computed in float32 for 16-bit float inputs: outputs go back to this */
 } ir_node;
 
 typedef struct ir_graph {
@@ -108,6 +111,10 @@ ir_graph *ir_graph_new(mem_arena *mem, const char *path);
 ir_tensor *ir_tensor_new(ir_graph *g, const char *name);
 ir_tensor *ir_tensor_find(const ir_graph *g, const char *name);
 ir_node *ir_node_new(ir_graph *g, const char *op_type, int n_inputs, int n_outputs);
+/* A new node placed at schedule position pos (later nodes move down one). */
+ir_node *ir_node_insert(ir_graph *g, int pos, const char *op_type, int n_inputs, int n_outputs);
+/* Adds an integer attribute to n. */
+void ir_node_set_int_attr(ir_graph *g, ir_node *n, const char *name, int64_t v);
 /* Orders nodes so each runs after the producers of its inputs, keeping the
  * file's order where it allows; reports a cycle. */
 nn_status ir_schedule(ir_graph *g);

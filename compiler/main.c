@@ -9,6 +9,7 @@ static const char usage[] =
     "usage: nncc MODEL.onnx [-o OUT.c] [options]   compile to OUT.c and OUT.h\n"
     "       nncc info MODEL.onnx [options]         inputs, outputs, ops, sizes, cost\n"
     "       nncc run MODEL.onnx [run options]      compile, build with $CC, run\n"
+    "       nncc export MODEL -o OUT.onnx          the inferred, folded graph as ONNX\n"
     "\n"
     "options (all commands):\n"
     "  --shape NAME=D0xD1x...  fix the shape of input NAME (its open dimensions)\n"
@@ -23,6 +24,9 @@ static const char usage[] =
     "                          the header goes beside it as OUT.h\n"
     "  --prefix NAME           symbol prefix (default: OUT's base name)\n"
     "  --no-openmp             do not mark loops for OpenMP\n"
+    "export options:\n"
+    "  -o OUT.onnx             output file (required); the graph is specialized to\n"
+    "                          the bound shapes, --freeze values become initializers\n"
     "run options:\n"
     "  --input [NAME=]FILE     input from a TensorProto .pb or a .npy file; without\n"
     "                          NAME=, inputs are taken in the graph's order\n"
@@ -51,5 +55,7 @@ int main(int argc, char **argv) {
     return cmd_info(argc - 1, argv + 1);
   if (strcmp(argv[1], "run") == 0)
     return cmd_run(argc - 1, argv + 1);
+  if (strcmp(argv[1], "export") == 0)
+    return cmd_export(argc - 1, argv + 1);
   return cmd_compile(argc, argv);
 }

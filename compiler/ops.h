@@ -47,7 +47,12 @@ typedef struct op_def {
   X(reduction)                                                                 \
   X(shape)                                                                     \
   X(movement)                                                                  \
-  X(resize)
+  X(resize)                                                                    \
+  X(loss)                                                                      \
+  X(attention)                                                                 \
+  X(select)                                                                    \
+  X(indexing)                                                                  \
+  X(recurrent)
 
 #define X(family) extern const op_def op_family_##family[];
 OP_FAMILIES(X)

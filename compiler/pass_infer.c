@@ -26,6 +26,10 @@ nn_status pass_infer(ir_graph *g) {
     ir_node *n = g->nodes[i];
     if (!inputs_shaped(n))
       continue;
+    if (widen_inputs(g, i) > 0) {
+      i--; /* infer the inserted casts first, then this node again */
+      continue;
+    }
     int before = diag_error_count();
     if (n->op->infer(g, n) != NN_OK || diag_error_count() > before) {
       st = NN_ERR;
@@ -35,6 +39,7 @@ nn_status pass_infer(ir_graph *g) {
       st = diag_node(g->path, n, "internal: shape rule left an output unshaped");
       continue;
     }
+    narrow_outputs(g, i); /* the casts it inserts come next in this loop */
     pass_fold_node(g, n);
   }
   if (st == NN_OK)

@@ -18,6 +18,7 @@ typedef struct pipeline_options {
   int n_shapes;
   int opt_level;               /* 0: no optional passes; 2: all */
   const char *dump_after;      /* print the IR after this pass, or "all" */
+  bool onnx_level;             /* stop while the graph is still plain ONNX (export) */
 } pipeline_options;
 
 /* Runs the passes in order; stops at the first that reports errors. */
@@ -28,6 +29,10 @@ nn_status pass_resolve_ops(ir_graph *g);
 nn_status pass_infer(ir_graph *g);
 nn_status pass_fold_node(ir_graph *g, ir_node *n);
 nn_status pass_dce(ir_graph *g);
+/* 16-bit floats computed in float32 (pass_widen.c): Casts inserted in front of
+ * node pos / behind it once its outputs are shaped; return how many. */
+int widen_inputs(ir_graph *g, int pos);
+int narrow_outputs(ir_graph *g, int pos);
 nn_status pass_plan(ir_graph *g, bool reuse);
 /* The most arena bytes alive at one moment: no plan can use less. */
 int64_t plan_lower_bound(const ir_graph *g);

@@ -19,8 +19,13 @@ nn_status pipeline_run(ir_graph *g, const pipeline_options *o) {
   if (after(g, o, "bind-shapes", pass_bind_shapes(g, o->shapes, o->n_shapes)) ||
       after(g, o, "resolve-ops", pass_resolve_ops(g)) ||
       after(g, o, "infer", pass_infer(g)) || /* shapes, with constant folding */
-      (opt && after(g, o, "dce", pass_dce(g))) ||
-      after(g, o, "plan", pass_plan(g, opt)))
+      (opt && after(g, o, "dce", pass_dce(g))))
+    return NN_ERR;
+  /* Up to here every pass keeps standard ONNX nodes, which `nncc export`
+   * writes out; passes that only serve code generation go below. */
+  if (o->onnx_level)
+    return NN_OK;
+  if (after(g, o, "plan", pass_plan(g, opt)))
     return NN_ERR;
   return NN_OK;
 }

@@ -13,6 +13,7 @@ static const struct {
     {IR_FLOAT, "<f4"}, {IR_DOUBLE, "<f8"}, {IR_INT64, "<i8"}, {IR_INT32, "<i4"},
     {IR_INT16, "<i2"}, {IR_INT8, "|i1"},   {IR_UINT8, "|u1"}, {IR_UINT16, "<u2"},
     {IR_UINT32, "<u4"}, {IR_UINT64, "<u8"}, {IR_BOOL, "|b1"},
+    {IR_FLOAT16, "<f2"}, {IR_BFLOAT16, "|V2"}, /* NumPy has no bfloat16: raw 2-byte items */
 };
 
 /* Value of key 'name' in the header dict: points just past "'name':" and spaces. */

@@ -28,7 +28,9 @@ static void copy_typed(ir_tensor *t, int64_t n, const Onnx__TensorProto *tp) {
     case IR_INT32: ((int32_t *)d)[i] = tp->int32_data[i]; break;
     case IR_INT16: ((int16_t *)d)[i] = (int16_t)tp->int32_data[i]; break;
     case IR_INT8: ((int8_t *)d)[i] = (int8_t)tp->int32_data[i]; break;
-    case IR_UINT16: ((uint16_t *)d)[i] = (uint16_t)tp->int32_data[i]; break;
+    case IR_UINT16: case IR_FLOAT16: case IR_BFLOAT16: /* 16-bit floats: their bits */
+      ((uint16_t *)d)[i] = (uint16_t)tp->int32_data[i];
+      break;
     case IR_UINT8: case IR_BOOL: ((uint8_t *)d)[i] = (uint8_t)tp->int32_data[i]; break;
     case IR_UINT32: ((uint32_t *)d)[i] = (uint32_t)tp->uint64_data[i]; break;
     case IR_UINT64: ((uint64_t *)d)[i] = tp->uint64_data[i]; break;

@@ -297,26 +297,6 @@ static void emit_clip(emit_ctx *e, const ir_node *n) {
 
 /* ---- Softmax, LogSoftmax ---- */
 
-/* The reduction as [outer, len, inner]: before opset 13 the input is seen as
- * 2D [prod(dims[:axis]), prod(dims[axis:])], from 13 on only dims[axis]. */
-static nn_status softmax_split(ir_graph *g, const ir_node *n, int64_t *outer, int64_t *len,
-                               int64_t *inner) {
-  const ir_tensor *x = n->inputs[0];
-  int axis;
-  if (norm_axis(g, n, ir_attr_int(n, "axis", n->opset < 13 ? 1 : -1), x->rank, &axis))
-    return NN_ERR;
-  *outer = *len = *inner = 1;
-  for (int d = 0; d < x->rank; d++) {
-    if (d < axis)
-      *outer *= x->dims[d];
-    else if (d == axis || n->opset < 13)
-      *len *= x->dims[d];
-    else
-      *inner *= x->dims[d];
-  }
-  return NN_OK;
-}
-
 static nn_status infer_softmax(ir_graph *g, ir_node *n) {
   int64_t outer, len, inner;
   if (check_arity(g, n, 1, 1) || check_float(g, n, 0) || softmax_split(g, n, &outer, &len, &inner))

@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include "half.h"
+
 #include <stdio.h>
 
 nn_status infer_same_as_input(ir_graph *g, ir_node *n) {
@@ -65,8 +67,26 @@ nn_status infer_broadcast(ir_graph *g, ir_node *n, ir_tensor *out, bool same_dty
 
 void emit_simd(emit_ctx *e) { cb_raw(e->body, "#ifdef _OPENMP\n#pragma omp simd\n#endif\n"); }
 
+void emit_simd_minmax(emit_ctx *e, const char *clauses) {
+  cb_raw(e->body, "#if defined(_OPENMP) && !defined(__clang__)\n#pragma omp simd %s\n#endif\n", clauses);
+}
+
 void emit_simd_sum(emit_ctx *e, const char *vars) {
   cb_raw(e->body, "#ifdef _OPENMP\n#pragma omp simd reduction(+: %s)\n#endif\n", vars);
+}
+
+const char *emit_scaled(emit_ctx *e, const char *var, int64_t k) {
+  return k == 1 ? var : mem_printf(e->g->mem, "%s * %lld", var, (long long)k);
+}
+
+const char *emit_affine(emit_ctx *e, int64_t c, const char *v, int64_t m) {
+  const char *term = m == 0 ? NULL
+                     : m == 1 ? v
+                     : mem_printf(e->g->mem, strchr(v, ' ') ? "(%s) * %lld" : "%s * %lld", v,
+                                  (long long)m);
+  if (!term)
+    return mem_printf(e->g->mem, "%lld", (long long)c);
+  return c ? mem_printf(e->g->mem, "%lld + %s", (long long)c, term) : term;
 }
 
 const char *math_fn(emit_ctx *e, const char *name, ir_dtype t) {
@@ -183,6 +203,7 @@ void store_int(ir_dtype t, void *data, int64_t i, int64_t v, bool as_unsigned) {
   case IR_INT32: ((int32_t *)data)[i] = (int32_t)v; break;
   case IR_UINT64: ((uint64_t *)data)[i] = u; break;
   case IR_INT64: ((int64_t *)data)[i] = v; break;
+  case IR_FLOAT16: case IR_BFLOAT16: store_double(t, data, i, as_unsigned ? (double)u : (double)v); break;
   case IR_UNDEFINED: NN_BUG("store_int: undefined dtype");
   }
 }
@@ -192,6 +213,10 @@ void store_double(ir_dtype t, void *data, int64_t i, double v) {
     ((float *)data)[i] = (float)v;
   } else if (t == IR_DOUBLE) {
     ((double *)data)[i] = v;
+  } else if (t == IR_FLOAT16) {
+    ((uint16_t *)data)[i] = float_to_half((float)v);
+  } else if (t == IR_BFLOAT16) {
+    ((uint16_t *)data)[i] = float_to_bfloat16((float)v);
   } else if (t == IR_BOOL) {
     ((uint8_t *)data)[i] = v != 0;
   } else if (t == IR_UINT64 && v >= 0 && v < 18446744073709551616.0) {
@@ -201,4 +226,176 @@ void store_double(ir_dtype t, void *data, int64_t i, double v) {
     bool ok = v > -9223372036854775809.0 && v < 9223372036854775808.0;
     store_int(t, data, i, ok ? (int64_t)v : 0, false);
   }
+}
+
+/* The reduction as [outer, len, inner]: before opset 13 the input is seen as
+ * 2D [prod(dims[:axis]), prod(dims[axis:])], from 13 on only dims[axis]. */
+nn_status softmax_split(ir_graph *g, const ir_node *n, int64_t *outer, int64_t *len,
+                        int64_t *inner) {
+  const ir_tensor *x = n->inputs[0];
+  int axis = 0;
+  if (norm_axis(g, n, ir_attr_int(n, "axis", n->opset < 13 ? 1 : -1), x->rank, &axis))
+    return NN_ERR;
+  *outer = *len = *inner = 1;
+  for (int d = 0; d < x->rank; d++) {
+    if (d < axis)
+      *outer *= x->dims[d];
+    else if (d == axis || n->opset < 13)
+      *len *= x->dims[d];
+    else
+      *inner *= x->dims[d];
+  }
+  return NN_OK;
+}
+
+/* ---- strided copies ---- */
+
+copy_plan plan_dense_dst(const ir_tensor *t) {
+  copy_plan p = {.rank = t->rank};
+  memcpy(p.dims, t->dims, sizeof t->dims);
+  emit_strides(t, p.dst_stride);
+  emit_strides(t, p.src_stride);
+  return p;
+}
+
+static int64_t plan_count(const copy_plan *p) {
+  int64_t n = 1;
+  for (int d = 0; d < p->rank; d++)
+    n *= p->dims[d];
+  return n;
+}
+
+/* Drops unit dims and merges neighbours that are contiguous on both sides,
+ * so whole runs become one memcpy. */
+static void plan_simplify(copy_plan *p) {
+  int r = 0;
+  for (int d = 0; d < p->rank; d++) {
+    int64_t n = p->dims[d], s = p->src_stride[d], t = p->dst_stride[d];
+    if (n == 1)
+      continue;
+    if (r > 0 && p->src_stride[r - 1] == s * n && p->dst_stride[r - 1] == t * n) {
+      p->dims[r - 1] *= n;
+      p->src_stride[r - 1] = s;
+      p->dst_stride[r - 1] = t;
+      continue;
+    }
+    p->dims[r] = n;
+    p->src_stride[r] = s;
+    p->dst_stride[r] = t;
+    r++;
+  }
+  p->rank = r;
+}
+
+/* Length of the innermost run contiguous on both sides (1 if none). */
+static int64_t plan_run_length(const copy_plan *p) {
+  int r = p->rank;
+  return r > 0 && p->src_stride[r - 1] == 1 && p->dst_stride[r - 1] == 1 ? p->dims[r - 1] : 1;
+}
+
+void plan_run(copy_plan p, void *dst, const void *src, size_t esize) {
+  plan_simplify(&p);
+  if (plan_count(&p) == 0)
+    return;
+  int64_t run = plan_run_length(&p);
+  int outer = run > 1 ? p.rank - 1 : p.rank;
+  int64_t idx[PLAN_MAX_RANK] = {0};
+  for (;;) {
+    int64_t s = p.src_off, t = p.dst_off;
+    for (int d = 0; d < outer; d++) {
+      s += idx[d] * p.src_stride[d];
+      t += idx[d] * p.dst_stride[d];
+    }
+    memcpy((char *)dst + t * (int64_t)esize, (const char *)src + s * (int64_t)esize,
+           (size_t)run * esize);
+    int d = outer - 1;
+    while (d >= 0 && ++idx[d] == p.dims[d])
+      idx[d--] = 0;
+    if (d < 0)
+      return;
+  }
+}
+
+size_t plan_add_term(char *buf, size_t len, size_t size, int d, int64_t stride) {
+  const char *sep = len ? " + " : "";
+  if (stride == 1)
+    return len + (size_t)snprintf(buf + len, size - len, "%si%d", sep, d);
+  return len + (size_t)snprintf(buf + len, size - len, "%si%d * %lld", sep, d, (long long)stride);
+}
+
+const char *plan_offset_expr(emit_ctx *e, int64_t off, const int64_t *stride, int n) {
+  char buf[1024] = "";
+  size_t len = off ? (size_t)snprintf(buf, sizeof buf, "%lld", (long long)off) : 0;
+  for (int d = 0; d < n; d++)
+    if (stride[d] != 0)
+      len = plan_add_term(buf, len, sizeof buf, d, stride[d]);
+  return mem_strdup(e->g->mem, len ? buf : "0");
+}
+
+/* Tile edge for copies that read along one dim and write along another:
+ * 32 x 32 elements keep both sides' cache lines live. */
+#define TILE 32
+
+/* The dim that reads contiguously while the innermost one writes
+ * contiguously (a transpose), worth tiling; -1 if none. */
+static int plan_tile_dim(const copy_plan *p) {
+  int l = p->rank - 1;
+  if (l < 1 || p->dst_stride[l] != 1 || p->src_stride[l] == 1 || p->dims[l] < TILE)
+    return -1;
+  for (int j = 0; j < l; j++)
+    if (p->src_stride[j] == 1 && p->dims[j] >= TILE)
+      return j;
+  return -1;
+}
+
+/* Opens the loop over dim d of p: the first loop opened runs on threads. */
+static void plan_loop(emit_ctx *e, const copy_plan *p, int d, int *opened) {
+  char var[16];
+  snprintf(var, sizeof var, "i%d", d);
+  if ((*opened)++ == 0)
+    emit_parallel_for(e, var, p->dims[d], plan_count(p) / p->dims[d]);
+  else
+    emit_for(e, var, p->dims[d]);
+}
+
+/* Loops over tiles of dims j and the innermost, then within each tile. */
+static int plan_tiles(emit_ctx *e, const copy_plan *p, int j, int *opened) {
+  int l = p->rank - 1, dims[2] = {j, l};
+  for (int k = 0; k < 2; k++) {
+    int d = dims[k];
+    if ((*opened)++ == 0 && p->dims[d] > TILE && plan_count(p) >= EMIT_PARALLEL_WORK)
+      emit_line(e, "NN_PARALLEL_FOR");
+    emit_open(e, "for (int64_t b%d = 0; b%d < %lld; b%d += %d)", d, d, (long long)p->dims[d], d,
+              TILE);
+  }
+  for (int k = 0; k < 2; k++) {
+    int d = dims[k];
+    emit_open(e, "for (int64_t i%d = b%d; i%d < (b%d + %d < %lld ? b%d + %d : %lld); i%d++)", d, d,
+              d, d, TILE, (long long)p->dims[d], d, TILE, (long long)p->dims[d], d);
+  }
+  return 4;
+}
+
+void plan_emit(emit_ctx *e, copy_plan p, const char *dst, const char *src, size_t esize) {
+  plan_simplify(&p);
+  if (plan_count(&p) == 0)
+    return;
+  int64_t run = plan_run_length(&p);
+  int outer = run > 1 ? p.rank - 1 : p.rank, tile = run > 1 ? -1 : plan_tile_dim(&p);
+  int opened = 0, loops = 0;
+  for (int d = 0; d < outer; d++)
+    if (d != tile && !(tile >= 0 && d == p.rank - 1)) {
+      plan_loop(e, &p, d, &opened);
+      loops++;
+    }
+  if (tile >= 0)
+    loops += plan_tiles(e, &p, tile, &opened);
+  const char *so = plan_offset_expr(e, p.src_off, p.src_stride, outer);
+  const char *to = plan_offset_expr(e, p.dst_off, p.dst_stride, outer);
+  if (run > 1)
+    emit_line(e, "memcpy(%s + %s, %s + %s, %zu);", dst, to, src, so, (size_t)run * esize);
+  else
+    emit_line(e, "%s[%s] = %s[%s];", dst, to, src, so);
+  for (int d = 0; d < loops; d++)
+    emit_close(e);
 }

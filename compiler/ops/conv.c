@@ -1,9 +1,15 @@
 /* The conv family: Conv and ConvTranspose, as direct loops over NCHW data.
- * Both share one loop nest: a "driver" index walks one side (the output for
- * Conv, the input for ConvTranspose) and the "target" index on the other side
- * is drv * stride + k * dilation - pad; each kernel tap clips the driver range
- * so the target stays in bounds, so no bounds checks run in the inner loop,
- * which stays contiguous along the driver's last dim. */
+ * Every path gives each task a block of mr output channels, so each input
+ * load feeds mr outputs, and sums cu input channels per load and store of an
+ * output, so memory traffic stays low per multiply-add:
+ * - 1-D and 2-D Conv: bands of output rows from a zero-bordered, stride-phase
+ *   split copy of the input, each tap one long flat run (emit_flat);
+ * - small ConvTranspose: the same, one output stride phase at a time
+ *   (emit_tflat);
+ * - the rest (3-D, pointwise, large ConvTranspose): a generic nest where a
+ *   "driver" index walks one side (the output for Conv, the input for
+ *   ConvTranspose) and the "target" index on the other side is drv * stride
+ *   + k * dilation - pad, each tap clipping the driver range (emit_nest). */
 #include <stdio.h>
 
 #include "common.h"
@@ -183,6 +189,7 @@ typedef struct {
   int64_t isz;                /* input plane size: channel u of a pass is at x + u * isz */
   int64_t cstep;              /* weight offset from one input channel to the next */
   const char *ct;
+  ir_dtype dt;
 } conv_nest;
 
 #define CONV_CU 4 /* input channels summed per load and store of the outputs */
@@ -213,7 +220,7 @@ static void flatten_pointwise(conv_nest *q, int64_t plane) {
 }
 
 static conv_nest make_nest(const conv_geo *c, bool tr, ir_dtype t) {
-  conv_nest q = {.tr = tr, .ct = ir_dtype_ctype(t), .osz = 1};
+  conv_nest q = {.tr = tr, .ct = ir_dtype_ctype(t), .dt = t, .osz = 1};
   int off = CONV_MAX_SP - c->nsp;
   for (int i = 0; i < CONV_MAX_SP; i++)
     q.lv[i] = (conv_level){1, 1, 1, 1, 1, 0};
@@ -280,26 +287,38 @@ static const char *tap_sum(emit_ctx *e, int r, int cu) {
   return mem_strdup(e->g->mem, buf);
 }
 
+/* "const float w0_0 = wr[k2], w0_1 = wr[9 + k2];" for each of the mr output
+ * channels: the weights of cu input channels at one tap (var: its index). */
+static void emit_tap_weights(emit_ctx *e, const conv_nest *q, int cu, const char *var) {
+  char buf[512];
+  for (int r = 0; r < q->mr; r++) {
+    size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
+    for (int u = 0; u < cu; u++)
+      len += (size_t)snprintf(buf + len, sizeof buf - len, "%s w%d_%d = wr[%s]", u ? "," : "", r, u,
+                              emit_affine(e, r * q->wstep + u * q->cstep, var, var ? 1 : 0));
+    emit_line(e, "%s;", buf);
+  }
+}
+
 /* The innermost level: for each tap, a clipped contiguous run over the
  * driver's last dim. Each input load feeds mr output channels, and each
  * output load and store sums cu input channels. */
 static void emit_inner(emit_ctx *e, const conv_nest *q, int cu) {
   const conv_level *l = &q->lv[CONV_MAX_SP - 1];
   long long s = (long long)l->s;
+  const char *tgt = s == 1 ? "a2 + q2" : mem_printf(e->g->mem, "a2 * %lld + q2", s);
   char buf[512];
   emit_for(e, "k2", l->k);
-  emit_line(e, "const int64_t q2 = k2 * %lld - %lld;", (long long)l->d, (long long)l->p);
-  for (int r = 0; r < q->mr; r++) {
-    size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
-    for (int u = 0; u < cu; u++)
-      len += (size_t)snprintf(buf + len, sizeof buf - len, "%s w%d_%d = wr[%lld + k2]", u ? "," : "",
-                              r, u, (long long)(r * q->wstep + u * q->cstep));
-    emit_line(e, "%s;", buf);
-  }
+  emit_line(e, "const int64_t q2 = %s;", emit_affine(e, -l->p, "k2", l->d));
+  emit_tap_weights(e, q, cu, "k2");
   const char *lo = "0", *hi = mem_printf(e->g->mem, "%lld", (long long)l->drv);
   if (!level_full(l)) { /* a2 in [ceil(-q2 / s), ceil((tgt - q2) / s)) keeps a2 * s + q2 in bounds */
-    emit_line(e, "const int64_t lo = q2 < 0 ? (%lld - q2) / %lld : 0;", s - 1, s);
-    emit_line(e, "const int64_t e2 = (%lld - q2) / %lld;", (long long)l->tgt + s - 1, s);
+    if (s == 1) {
+      emit_line(e, "const int64_t lo = q2 < 0 ? -q2 : 0, e2 = %lld - q2;", (long long)l->tgt);
+    } else {
+      emit_line(e, "const int64_t lo = q2 < 0 ? (%lld - q2) / %lld : 0;", s - 1, s);
+      emit_line(e, "const int64_t e2 = (%lld - q2) / %lld;", (long long)l->tgt + s - 1, s);
+    }
     emit_line(e, "const int64_t hi = e2 < %lld ? e2 : %lld;", (long long)l->drv,
               (long long)l->drv);
     lo = "lo";
@@ -309,15 +328,14 @@ static void emit_inner(emit_ctx *e, const conv_nest *q, int cu) {
   emit_open(e, "for (int64_t a2 = %s; a2 < %s; a2++)", lo, hi);
   size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
   for (int u = 0; u < cu; u++)
-    len += (size_t)snprintf(buf + len, sizeof buf - len,
-                            q->tr ? "%s x%d = xr[%lld + a2]" : "%s x%d = xr[%lld + a2 * %lld + q2]",
-                            u ? "," : "", u, (long long)(u * q->isz), s);
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s x%d = xr[%s]", u ? "," : "", u,
+                            emit_affine(e, u * q->isz, q->tr ? "a2" : tgt, 1));
   emit_line(e, "%s;", buf);
   for (int r = 0; r < q->mr; r++) {
     if (q->tr)
-      emit_line(e, "yr[%lld + a2 * %lld + q2] += %s;", (long long)(r * q->osz), s, tap_sum(e, r, cu));
+      emit_line(e, "yr[%s] += %s;", emit_affine(e, r * q->osz, tgt, 1), tap_sum(e, r, cu));
     else
-      emit_line(e, "yr[%lld + a2] += %s;", (long long)(r * q->osz), tap_sum(e, r, cu));
+      emit_line(e, "yr[%s] += %s;", emit_affine(e, r * q->osz, "a2", 1), tap_sum(e, r, cu));
   }
   emit_close(e);
   emit_close(e);
@@ -386,10 +404,14 @@ typedef struct {
   int64_t xrows; /* buffer rows per phase: rb plus the kernel's reach in phase rows */
   int64_t rb;    /* output rows per band */
   int64_t cu;    /* input channels per pass */
+  int64_t ab;    /* acc stride per output channel: rb * Wq rounded up to CONV_VEC */
   uint64_t used_y, used_x; /* bit p: some tap reads phase row/column p */
 } flat_geo;
 
 #define CONV_FLAT_BYTES 65536 /* stack budget of a band's buffers */
+/* Runs are rounded up to this many elements, so vector loops need no scalar
+ * tail; the extra results land in discarded columns or slack. */
+#define CONV_VEC 16
 
 static uint64_t used_phases(int64_t k, int64_t d, int64_t s) {
   uint64_t m = 0;
@@ -417,8 +439,11 @@ static bool flat_geometry(const conv_geo *c, bool tr, int mr, flat_geo *f) {
   f->cu = cg < CONV_CU ? cg : CONV_CU;
   int64_t ph = f->cu * f->s1 * f->s2;
   f->rb = (CONV_FLAT_BYTES / es / f->Wq - ph * qy) / (mr + ph);
-  f->rb = f->rb < 1 ? 1 : f->rb > f->OH ? f->OH : f->rb;
+  if (f->rb < 1)
+    return false; /* rows too wide for the stack budget even one at a time */
+  f->rb = f->rb > f->OH ? f->OH : f->rb;
   f->xrows = f->rb + qy;
+  f->ab = (f->rb * f->Wq + CONV_VEC - 1) / CONV_VEC * CONV_VEC;
   f->used_y = used_phases(f->K1, f->d1, f->s1);
   f->used_x = used_phases(f->K2, f->d2, f->s2);
   return true;
@@ -429,7 +454,8 @@ static void emit_flat_copy(emit_ctx *e, const conv_nest *q, const flat_geo *f, i
   long long pl = (long long)(f->xrows * f->Wq), s2 = (long long)f->s2;
   emit_for(e, "u", cu);
   emit_for(e, "py", f->s1);
-  emit_line(e, "if (!((UINT64_C(%llu) >> py) & 1)) continue;", (unsigned long long)f->used_y);
+  if (f->used_y != (UINT64_C(1) << f->s1) - 1) /* skip phases no tap reads */
+    emit_line(e, "if (!((UINT64_C(%llu) >> py) & 1)) continue;", (unsigned long long)f->used_y);
   emit_for(e, "i", f->xrows);
   emit_line(e, "const int64_t ih = (oh0 + i) * %lld + py - %lld;", (long long)f->s1,
             (long long)f->pt);
@@ -437,7 +463,8 @@ static void emit_flat_copy(emit_ctx *e, const conv_nest *q, const flat_geo *f, i
   emit_line(e, "const %s *restrict src = x + u * %lld + (inside ? ih : 0) * %lld;", q->ct,
             (long long)q->isz, (long long)f->W);
   emit_for(e, "px", f->s2);
-  emit_line(e, "if (!((UINT64_C(%llu) >> px) & 1)) continue;", (unsigned long long)f->used_x);
+  if (f->used_x != (UINT64_C(1) << f->s2) - 1)
+    emit_line(e, "if (!((UINT64_C(%llu) >> px) & 1)) continue;", (unsigned long long)f->used_x);
   emit_line(e, "%s *restrict dst = xp + ((u * %lld + py) * %lld + px) * %lld + i * %lld;", q->ct,
             (long long)f->s1, s2, pl, (long long)f->Wq);
   /* columns j in [jlo, jhi) read input column j * s2 + px - pl */
@@ -451,9 +478,15 @@ static void emit_flat_copy(emit_ctx *e, const conv_nest *q, const flat_geo *f, i
   emit_open(e, "for (int64_t j = 0; j < jlo; j++)");
   emit_line(e, "dst[j] = 0;");
   emit_close(e);
-  emit_open(e, "for (int64_t j = jlo; j < jhi; j++)");
-  emit_line(e, "dst[j] = src[j * %lld + px - %lld];", s2, (long long)f->pl);
-  emit_close(e);
+  if (s2 == 1) {
+    emit_line(e, "memcpy(dst + jlo, src + jlo - %lld, (size_t)(jhi - jlo) * %zu);", (long long)f->pl,
+              ir_dtype_size(q->dt));
+  } else {
+    emit_simd(e);
+    emit_open(e, "for (int64_t j = jlo; j < jhi; j++)");
+    emit_line(e, "dst[j] = src[j * %lld + px - %lld];", s2, (long long)f->pl);
+    emit_close(e);
+  }
   emit_open(e, "for (int64_t j = jhi; j < %lld; j++)", (long long)f->Wq);
   emit_line(e, "dst[j] = 0;");
   emit_close(e);
@@ -462,11 +495,26 @@ static void emit_flat_copy(emit_ctx *e, const conv_nest *q, const flat_geo *f, i
 }
 
 /* One pass of cu input channels from channel c into the band's acc. */
+/* For one tap (`wr` at its weights, `sh` its offset into the buffer):
+ * acc[r][p] += sum_u w[r][u] * xp[u][p + sh] for p < run. */
+static void emit_flat_run(emit_ctx *e, const conv_nest *q, int cu, long long chan, long long ab) {
+  char buf[512];
+  emit_tap_weights(e, q, cu, NULL);
+  emit_simd(e);
+  emit_open(e, "for (int64_t p = 0; p < run; p++)");
+  size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
+  for (int u = 0; u < cu; u++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s x%d = xp[%s]", u ? "," : "", u,
+                            emit_affine(e, u * chan, "p + sh", 1));
+  emit_line(e, "%s;", buf);
+  for (int r = 0; r < q->mr; r++)
+    emit_line(e, "acc[%s] += %s;", emit_affine(e, r * ab, "p", 1), tap_sum(e, r, cu));
+  emit_close(e);
+}
+
 static void emit_flat_pass(emit_ctx *e, const conv_nest *q, const flat_geo *f, int cu,
                            const char *xbase, const char *wbase) {
-  long long pl = (long long)(f->xrows * f->Wq), ab = (long long)(f->rb * f->Wq);
-  long long chan = pl * (long long)(f->s1 * f->s2);
-  char buf[512];
+  long long pl = (long long)(f->xrows * f->Wq);
   emit_line(e, "const %s *restrict x = %s;", q->ct, xbase);
   emit_line(e, "const %s *restrict w = %s;", q->ct, wbase);
   emit_flat_copy(e, q, f, cu);
@@ -478,38 +526,23 @@ static void emit_flat_pass(emit_ctx *e, const conv_nest *q, const flat_geo *f, i
             (long long)f->s1, (long long)f->s2, (long long)f->s2, pl, (long long)f->s1,
             (long long)f->Wq, (long long)f->s2);
   emit_line(e, "const %s *restrict wr = w + k1 * %lld + k2;", q->ct, (long long)f->K2);
-  for (int r = 0; r < q->mr; r++) {
-    size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
-    for (int u = 0; u < cu; u++)
-      len += (size_t)snprintf(buf + len, sizeof buf - len, "%s w%d_%d = wr[%lld]", u ? "," : "", r,
-                              u, (long long)(r * q->wstep + u * q->cstep));
-    emit_line(e, "%s;", buf);
-  }
-  emit_simd(e);
-  emit_open(e, "for (int64_t p = 0; p < run; p++)");
-  size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", q->ct);
-  for (int u = 0; u < cu; u++)
-    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s x%d = xp[%lld + p + sh]", u ? "," : "",
-                            u, (long long)u * chan);
-  emit_line(e, "%s;", buf);
-  for (int r = 0; r < q->mr; r++)
-    emit_line(e, "acc[%lld + p] += %s;", (long long)r * ab, tap_sum(e, r, cu));
-  emit_close(e);
+  emit_flat_run(e, q, cu, pl * (long long)(f->s1 * f->s2), (long long)f->ab);
   emit_close(e);
   emit_close(e);
 }
 
 static void emit_flat(emit_ctx *e, const conv_nest *q, const conv_geo *c, const flat_geo *f,
                       const char *bias, const char *xbase, const char *wbase) {
-  long long ab = (long long)(f->rb * f->Wq), rb = (long long)f->rb, OH = (long long)f->OH;
-  emit_line(e, "%s acc[%lld], xp[%lld];", q->ct, (long long)q->mr * ab,
-            (long long)(f->cu * f->s1 * f->s2 * f->xrows * f->Wq));
-  emit_open(e, "for (int64_t oh0 = 0; oh0 < %lld; oh0 += %lld)", OH, rb);
+  long long ab = (long long)f->ab, rb = (long long)f->rb, OH = (long long)f->OH;
+  long long xsz = (long long)(f->cu * f->s1 * f->s2 * f->xrows * f->Wq);
+  emit_line(e, "%s acc[%lld], xp[%lld];", q->ct, (long long)q->mr * ab, xsz + CONV_VEC);
+  emit_line(e, "memset(xp, 0, sizeof xp); /* slack and unused phases are read, never kept */");
+  emit_line(e, "const int64_t oh0 = band * %lld;", rb);
   emit_line(e, "const int64_t rows = %lld - oh0 < %lld ? %lld - oh0 : %lld;", OH, rb, OH, rb);
-  emit_line(e, "const int64_t run = (rows - 1) * %lld + %lld;", (long long)f->Wq,
-            (long long)f->OW);
+  emit_line(e, "const int64_t run = ((rows - 1) * %lld + %lld) / %d * %d;", (long long)f->Wq,
+            (long long)f->OW + CONV_VEC - 1, CONV_VEC, CONV_VEC);
   emit_for(e, "r", q->mr);
-  emit_for(e, "p", f->rb * f->Wq);
+  emit_for(e, "p", f->ab);
   emit_line(e, "acc[r * %lld + p] = %s;", ab, bias);
   emit_close(e);
   emit_close(e);
@@ -530,6 +563,132 @@ static void emit_flat(emit_ctx *e, const conv_nest *q, const conv_geo *c, const 
             (size_t)f->OW * ir_dtype_size(c->dtype));
   emit_close(e);
   emit_close(e);
+}
+
+/* ---- ConvTranspose on small planes: one output phase at a time ---- */
+
+/* Output o = i * s + k * d - p splits by phase f = o mod s: phase f's
+ * outputs o' (o = o' * s + f) gather x[o' + (f + p - k * d) / s] over the taps
+ * k where that division is exact. With the input in a zero-bordered buffer,
+ * each phase is a stride-1 correlation: the flat runs of the Conv path, and
+ * contiguous loads instead of strided stores. */
+typedef struct {
+  int64_t O, K, s, d, p;
+  int64_t Oq; /* outputs of the largest phase */
+  int64_t L;  /* zero border before the input in the buffer */
+  int64_t B;  /* buffer extent */
+} tdim;
+
+static tdim make_tdim(int64_t O, int64_t K, int64_t s, int64_t d, int64_t p) {
+  tdim t = {O, K, s, d, p, (O + s - 1) / s, 0, 0};
+  int64_t lo = 0, hi = 0;
+  bool any = false;
+  for (int64_t f = 0; f < s; f++)
+    for (int64_t k = 0; k < K; k++) {
+      int64_t e = f + p - k * d;
+      if (e % s)
+        continue;
+      lo = any && lo < e / s ? lo : e / s;
+      hi = any && hi > e / s ? hi : e / s;
+      any = true;
+    }
+  t.L = lo < 0 ? -lo : 0;
+  t.B = t.Oq + hi + t.L;
+  return t;
+}
+
+typedef struct {
+  tdim y, x;       /* rows, columns */
+  int64_t IH, IW;  /* input plane */
+  int64_t cu, ab;  /* input channels per pass; acc stride per output channel */
+} tflat_geo;
+
+static bool tflat_geometry(const conv_geo *c, bool tr, int mr, tflat_geo *t) {
+  if (!tr || c->nsp > 2)
+    return false;
+  int o = c->nsp - 1;
+  bool two = c->nsp == 2;
+  t->IH = two ? c->in[0] : 1;
+  t->IW = c->in[o];
+  t->y = two ? make_tdim(c->out[0], c->k[0], c->s[0], c->d[0], c->pb[0]) : make_tdim(1, 1, 1, 1, 0);
+  t->x = make_tdim(c->out[o], c->k[o], c->s[o], c->d[o], c->pb[o]);
+  int64_t cg = c->C / c->G;
+  t->cu = cg < CONV_CU ? cg : CONV_CU;
+  t->ab = (t->y.Oq * t->x.B + CONV_VEC - 1) / CONV_VEC * CONV_VEC;
+  int64_t elems = mr * t->ab + t->cu * t->y.B * t->x.B + CONV_VEC;
+  return elems * (int64_t)ir_dtype_size(c->dtype) <= CONV_FLAT_BYTES;
+}
+
+/* One pass of cu input channels into phase (f1, f2)'s acc. */
+static void emit_tflat_pass(emit_ctx *e, const conv_nest *q, const tflat_geo *t, int cu,
+                            const char *xbase, const char *wbase) {
+  long long plane = (long long)(t->y.B * t->x.B), Wb = (long long)t->x.B;
+  int64_t rows = t->y.B - t->y.L < t->IH ? t->y.B - t->y.L : t->IH;
+  int64_t cols = t->x.B - t->x.L < t->IW ? t->x.B - t->x.L : t->IW;
+  emit_line(e, "const %s *restrict x = %s;", q->ct, xbase);
+  emit_line(e, "const %s *restrict w = %s;", q->ct, wbase);
+  if (rows > 0 && cols > 0) { /* else no tap reads the input */
+    emit_for(e, "u", cu);
+    emit_for(e, "ih", rows);
+    emit_line(e, "memcpy(xp + u * %lld + (ih + %lld) * %lld + %lld, x + u * %lld + ih * %lld, %zu);",
+              plane, (long long)t->y.L, Wb, (long long)t->x.L, (long long)q->isz,
+              (long long)t->IW, (size_t)cols * ir_dtype_size(q->dt));
+    emit_close(e);
+    emit_close(e);
+  }
+  const tdim *d[2] = {&t->y, &t->x};
+  for (int i = 0; i < 2; i++) {
+    emit_for(e, mem_printf(e->g->mem, "k%d", i + 1), d[i]->K);
+    emit_line(e, "const int64_t e%d = f%d + %lld - k%d * %lld;", i + 1, i + 1, (long long)d[i]->p,
+              i + 1, (long long)d[i]->d);
+    emit_line(e, "if (e%d %% %lld) continue;", i + 1, (long long)d[i]->s);
+  }
+  emit_line(e, "const int64_t sh = (e1 / %lld + %lld) * %lld + e2 / %lld + %lld;",
+            (long long)t->y.s, (long long)t->y.L, Wb, (long long)t->x.s, (long long)t->x.L);
+  emit_line(e, "const %s *restrict wr = w + k1 * %lld + k2;", q->ct, (long long)t->x.K);
+  emit_flat_run(e, q, cu, plane, (long long)t->ab);
+  emit_close(e);
+  emit_close(e);
+}
+
+static void emit_tflat(emit_ctx *e, const conv_nest *q, const tflat_geo *t, const char *bias,
+                       const char *xbase, const char *wbase) {
+  long long ab = (long long)t->ab, Wb = (long long)t->x.B;
+  long long OH = (long long)t->y.O, OW = (long long)t->x.O, s1 = (long long)t->y.s,
+            s2 = (long long)t->x.s;
+  emit_line(e, "%s acc[%lld], xp[%lld];", q->ct, (long long)q->mr * ab,
+            (long long)(t->cu * t->y.B * t->x.B + CONV_VEC));
+  emit_line(e, "memset(xp, 0, sizeof xp); /* borders and slack stay zero */");
+  emit_for(e, "f1", t->y.s);
+  emit_for(e, "f2", t->x.s);
+  emit_line(e, "const int64_t oq1 = (%lld - f1) / %lld, oq2 = (%lld - f2) / %lld;", OH + s1 - 1, s1,
+            OW + s2 - 1, s2);
+  emit_line(e, "const int64_t run = ((oq1 - 1) * %lld + oq2 + %d) / %d * %d;", Wb, CONV_VEC - 1,
+            CONV_VEC, CONV_VEC);
+  emit_for(e, "r", q->mr);
+  emit_for(e, "p", t->ab);
+  emit_line(e, "acc[r * %lld + p] = %s;", ab, bias);
+  emit_close(e);
+  emit_close(e);
+  int64_t main = q->cg / t->cu * t->cu;
+  emit_open(e, "for (int64_t c = 0; c < %lld; c += %lld)", (long long)main, (long long)t->cu);
+  emit_tflat_pass(e, q, t, (int)t->cu, xbase, wbase);
+  emit_close(e);
+  if (main < q->cg) {
+    emit_open(e, "%s", "");
+    emit_line(e, "const int64_t c = %lld;", (long long)main);
+    emit_tflat_pass(e, q, t, (int)(q->cg - main), xbase, wbase);
+    emit_close(e);
+  }
+  emit_for(e, "r", q->mr);
+  emit_open(e, "for (int64_t i = 0; i < oq1; i++)");
+  emit_open(e, "for (int64_t j = 0; j < oq2; j++)");
+  emit_line(e, "y[r * %lld + (i * %lld + f1) * %lld + j * %lld + f2] = acc[r * %lld + i * %lld + j];",
+            (long long)q->osz, s1, OW, s2, ab, Wb);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
   emit_close(e);
 }
 
@@ -543,9 +702,15 @@ static void emit_conv_common(emit_ctx *e, const ir_node *n, bool tr) {
   int64_t ksz = plane_size(&c, c.k), isz = plane_size(&c, c.in), osz = q.osz;
   int64_t blocks = c.M / q.mr;
   const char *bias = ir_in(n, 2) ? "in2[m0 + r]" : "0";
-  emit_parallel_for(e, "blk", c.N * blocks, q.mr * q.cg * ksz * (tr ? isz : osz) * 2 + osz);
-  emit_line(e, "const int64_t nb = blk / %lld, m0 = blk %% %lld * %d, g = m0 / %lld;",
-            (long long)blocks, (long long)blocks, q.mr, Mg);
+  flat_geo f;
+  bool flat = flat_geometry(&c, tr, q.mr, &f);
+  int64_t bands = flat ? (f.OH + f.rb - 1) / f.rb : 1; /* tasks per block: bands of rows */
+  emit_parallel_for(e, "blk", c.N * blocks * bands,
+                    q.mr * q.cg * ksz * (tr ? isz : osz) * 2 / bands + osz);
+  emit_line(e, "const int64_t nb = blk / %lld, m0 = blk / %lld %% %lld * %d, g = m0 / %lld;",
+            (long long)(blocks * bands), (long long)bands, (long long)blocks, q.mr, Mg);
+  if (flat)
+    emit_line(e, "const int64_t band = blk %% %lld;", (long long)bands);
   emit_line(e, "%s *restrict y = out0 + (nb * %lld + m0) * %lld;", q.ct, M, (long long)osz);
   const char *xb = mem_printf(e->g->mem, "in0 + (nb * %lld + g * %lld + c) * %lld", (long long)c.C,
                               Cg, (long long)isz);
@@ -554,8 +719,10 @@ static void emit_conv_common(emit_ctx *e, const ir_node *n, bool tr) {
                                     Cg, Mg, Mg, (long long)ksz)
                        /* W is [M, C/group, k...] */
                        : mem_printf(e->g->mem, "in1 + (m0 * %lld + c) * %lld", Cg, (long long)ksz);
-  flat_geo f;
-  if (flat_geometry(&c, tr, q.mr, &f)) {
+  tflat_geo t;
+  if (tflat_geometry(&c, tr, q.mr, &t)) {
+    emit_tflat(e, &q, &t, bias, xb, wb);
+  } else if (flat) {
     emit_flat(e, &q, &c, &f, bias, xb, wb);
   } else {
     emit_for(e, "r", q.mr);

@@ -1,45 +1,70 @@
-/* The gemm family: Gemm and MatMul. Both lower to one row emitter that
- * computes y[0..N) = sum_k A[i,k] * B[k,..] with every size and stride a
- * literal, picking the loop order that keeps the inner loop contiguous. */
+/* The gemm family: Gemm and MatMul. Both lower to one emitter of blocks of
+ * rows of Y = alpha * A * B + init, with every size and stride a literal.
+ * Rows of a block share each load of B; the inner loop runs contiguous, and
+ * each load and store of Y sums several products, so compilers vectorize it
+ * into few memory operations per multiply-add. */
 #include <stdio.h>
 
 #include "common.h"
 
-static void gemm_c_strides(const ir_tensor *C, int64_t *ci, int64_t *cj);
-
-#define MM_MR 8 /* rows per block: each load of B feeds this many rows */
-#define MM_KU 4 /* k steps per pass over a block of y */
-#define MM_JU 2 /* columns per dot-product pass: each load of A feeds this many */
+#define MM_MR 8    /* rows per block: each load of B feeds this many rows */
+#define MM_KU 4    /* k steps per pass over a block of y */
+#define MM_JU 2    /* columns per dot-product step: each load of A feeds this many */
+#define MM_CH 128  /* columns per task when a product has too few rows to share out */
 
 /* A product's geometry. Within a block, A(r,k) is a[r*a_i + k*a_k], B(k,j)
- * is b[k*b_k + j*b_j] and Y(r,j) is y[r*N + j]. */
+ * is b[k*b_k + j*b_j] and Y(r,j) is y[r*N + j]. Y starts as alpha * A * B
+ * plus beta * C (Gemm's C with strides ci, cj) or 0. */
 typedef struct {
   int64_t N, K, a_i, a_k, b_k, b_j;
   ir_dtype t;
+  double alpha, beta;
+  bool has_c;
+  int64_t ci, cj;
+  bool col_tasks; /* share columns, not rows, among threads */
 } mm_desc;
 
-/* One pass of ku k-steps from k: y[r][j] += sum_u A(r, k+u) * B(k+u, j).
- * Summing ku products per load and store of y quarters y's traffic. */
+/* Y(r, j)'s starting value, for row r of the block at row i0, column j. */
+static const char *init_expr(emit_ctx *e, const mm_desc *d, const char *r, const char *j) {
+  if (!d->has_c)
+    return "0";
+  const char *ri = emit_affine(e, 0, mem_printf(e->g->mem, "i0 + %s", r), d->ci);
+  const char *cj = emit_affine(e, 0, j, d->cj);
+  const char *c = mem_printf(e->g->mem, "in2[%s]", !d->ci ? cj : !d->cj ? ri
+                                                   : mem_printf(e->g->mem, "%s + %s", ri, cj));
+  if (d->beta == 1.0)
+    return c;
+  return mem_printf(e->g->mem, "%s * %s", emit_literal(e, d->t, d->beta), c);
+}
+
+/* "alpha * " or "" */
+static const char *alpha_mul(emit_ctx *e, const mm_desc *d) {
+  return d->alpha == 1.0 ? "" : mem_printf(e->g->mem, "%s * ", emit_literal(e, d->t, d->alpha));
+}
+
+/* One pass of ku k-steps from k over columns [j0, j1):
+ * y[r][j] += sum_u A(r, k+u) * B(k+u, j). */
 static void emit_axpy_pass(emit_ctx *e, const mm_desc *d, int mr, int ku) {
-  const char *ct = ir_dtype_ctype(d->t);
+  const char *ct = ir_dtype_ctype(d->t), *al = alpha_mul(e, d);
   char buf[1024];
   for (int r = 0; r < mr; r++) {
     size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", ct);
     for (int u = 0; u < ku; u++)
-      len += (size_t)snprintf(buf + len, sizeof buf - len, "%s a%d_%d = a[%lld + (k + %d) * %lld]",
-                              u ? "," : "", r, u, (long long)(r * d->a_i), u, (long long)d->a_k);
+      len += (size_t)snprintf(
+          buf + len, sizeof buf - len, "%s a%d_%d = %sa[%s]", u ? "," : "", r, u, al,
+          emit_affine(e, r * d->a_i, u ? mem_printf(e->g->mem, "k + %d", u) : "k", d->a_k));
     emit_line(e, "%s;", buf);
   }
   emit_line(e, "const %s *restrict br = b + k * %lld;", ct, (long long)d->b_k);
   emit_simd(e);
-  emit_for(e, "j", d->N);
+  emit_open(e, "for (int64_t j = j0; j < j1; j++)");
   size_t len = (size_t)snprintf(buf, sizeof buf, "const %s", ct);
   for (int u = 0; u < ku; u++)
-    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s b%d = br[%lld + j * %lld]", u ? "," : "", u,
-                            (long long)(u * d->b_k), (long long)d->b_j);
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s b%d = br[%s]", u ? "," : "", u,
+                            emit_affine(e, u * d->b_k, "j", 1));
   emit_line(e, "%s;", buf);
   for (int r = 0; r < mr; r++) {
-    len = (size_t)snprintf(buf, sizeof buf, "y[%lld + j] +=", (long long)(r * d->N));
+    len = (size_t)snprintf(buf, sizeof buf, "y[%s] +=", emit_affine(e, r * d->N, "j", 1));
     for (int u = 0; u < ku; u++)
       len += (size_t)snprintf(buf + len, sizeof buf - len, "%s a%d_%d * b%d", u ? " +" : "", r, u, u);
     emit_line(e, "%s;", buf);
@@ -47,11 +72,13 @@ static void emit_axpy_pass(emit_ctx *e, const mm_desc *d, int mr, int ku) {
   emit_close(e);
 }
 
-/* i-k-j order: the inner loop streams rows of B into mr rows of y. */
-static void emit_block_axpy(emit_ctx *e, const mm_desc *d, int mr) {
+/* i-k-j order over columns [j0, j1): rows of B stream into mr rows of y. */
+static void emit_axpy_cols(emit_ctx *e, const mm_desc *d, int mr) {
   int64_t main = d->K / MM_KU * MM_KU;
-  emit_for(e, "j", mr * d->N);
-  emit_line(e, "y[j] = 0;");
+  emit_for(e, "r", mr);
+  emit_open(e, "for (int64_t j = j0; j < j1; j++)");
+  emit_line(e, "y[r * %lld + j] = %s;", (long long)d->N, init_expr(e, d, "r", "j"));
+  emit_close(e);
   emit_close(e);
   if (main > 0) {
     emit_open(e, "for (int64_t k = 0; k < %lld; k += %d)", (long long)main, MM_KU);
@@ -66,10 +93,24 @@ static void emit_block_axpy(emit_ctx *e, const mm_desc *d, int mr) {
   }
 }
 
+static void emit_block_axpy(emit_ctx *e, const mm_desc *d, int mr) {
+  if (!d->col_tasks) {
+    emit_line(e, "const int64_t j0 = 0, j1 = %lld;", (long long)d->N);
+    emit_axpy_cols(e, d, mr);
+    return;
+  }
+  int64_t chunks = (d->N + MM_CH - 1) / MM_CH;
+  emit_parallel_for(e, "jc", chunks, 2 * mr * MM_CH * d->K);
+  emit_line(e, "const int64_t j0 = jc * %d, j1 = j0 + %d < %lld ? j0 + %d : %lld;", MM_CH, MM_CH,
+            (long long)d->N, MM_CH, (long long)d->N);
+  emit_axpy_cols(e, d, mr);
+  emit_close(e);
+}
+
 /* ju columns of y's mr rows from column j, as dot products along k (B
  * transposed, or N == 1): mr * ju sums share each load of A and B. */
 static void emit_dot_cols(emit_ctx *e, const mm_desc *d, int mr, int ju) {
-  const char *ct = ir_dtype_ctype(d->t);
+  const char *ct = ir_dtype_ctype(d->t), *al = alpha_mul(e, d);
   char sums[512];
   size_t ls = 0;
   for (int r = 0; r < mr; r++)
@@ -82,58 +123,41 @@ static void emit_dot_cols(emit_ctx *e, const mm_desc *d, int mr, int ju) {
   emit_simd_sum(e, sums);
   emit_for(e, "k", d->K);
   for (int u = 0; u < ju; u++)
-    emit_line(e, "const %s b%d = br[%lld + k];", ct, u, (long long)(u * d->b_j));
+    emit_line(e, "const %s b%d = br[%s];", ct, u, emit_affine(e, u * d->b_j, "k", 1));
   for (int r = 0; r < mr; r++) {
-    emit_line(e, "const %s a%d = a[%lld + k * %lld];", ct, r, (long long)(r * d->a_i),
-              (long long)d->a_k);
+    emit_line(e, "const %s a%d = a[%s];", ct, r, emit_affine(e, r * d->a_i, "k", d->a_k));
     for (int u = 0; u < ju; u++)
       emit_line(e, "s%d_%d += a%d * b%d;", r, u, r, u);
   }
   emit_close(e);
-  for (int r = 0; r < mr; r++)
-    for (int u = 0; u < ju; u++)
-      emit_line(e, "y[%lld + j + %d] = s%d_%d;", (long long)(r * d->N), u, r, u);
+  for (int u = 0; u < ju; u++)
+    for (int r = 0; r < mr; r++)
+      emit_line(e, "y[%s] = %ss%d_%d + %s;", emit_affine(e, r * d->N + u, "j", 1), al, r, u,
+                init_expr(e, d, mem_printf(e->g->mem, "%d", r), mem_printf(e->g->mem, "j + %d", u)));
 }
 
-/* Dot-product order, for B contiguous along k (B transposed, or N == 1). */
+/* Dot-product order, for B contiguous along k. */
 static void emit_block_dot(emit_ctx *e, const mm_desc *d, int mr) {
-  int64_t main = d->N / MM_JU * MM_JU;
-  if (main > 0) {
-    emit_open(e, "for (int64_t j = 0; j < %lld; j += %d)", (long long)main, MM_JU);
+  int64_t pairs = d->N / MM_JU;
+  if (pairs > 0) {
+    if (d->col_tasks)
+      emit_parallel_for(e, "jp", pairs, 2 * mr * MM_JU * d->K);
+    else
+      emit_for(e, "jp", pairs);
+    emit_line(e, "const int64_t j = jp * %d;", MM_JU);
     emit_dot_cols(e, d, mr, MM_JU);
     emit_close(e);
   }
-  if (main < d->N) {
-    emit_open(e, "for (int64_t j = %lld; j < %lld; j++)", (long long)main, (long long)d->N);
+  for (int64_t j = pairs * MM_JU; j < d->N; j++) {
+    emit_open(e, "%s", "");
+    emit_line(e, "const int64_t j = %lld;", (long long)j);
     emit_dot_cols(e, d, mr, 1);
     emit_close(e);
   }
 }
 
-/* Gemm's y = alpha * y + beta * C over the block's mr rows from row i0. */
-static void emit_gemm_epilogue(emit_ctx *e, const ir_node *n, const mm_desc *d, int mr) {
-  const ir_tensor *C = ir_in(n, 2);
-  double alpha = ir_attr_float(n, "alpha", 1.0), beta = ir_attr_float(n, "beta", 1.0);
-  if (alpha == 1.0 && !C)
-    return;
-  const char *al = emit_literal(e, d->t, alpha);
-  emit_for(e, "r", mr);
-  emit_for(e, "j", d->N);
-  if (C) {
-    int64_t ci, cj;
-    gemm_c_strides(C, &ci, &cj);
-    emit_line(e, "y[r * %lld + j] = %s * y[r * %lld + j] + %s * in2[(i0 + r) * %lld + j * %lld];",
-              (long long)d->N, al, (long long)d->N, emit_literal(e, d->t, beta), (long long)ci,
-              (long long)cj);
-  } else {
-    emit_line(e, "y[r * %lld + j] *= %s;", (long long)d->N, al);
-  }
-  emit_close(e);
-  emit_close(e);
-}
-
 static void emit_block(emit_ctx *e, const mm_desc *d, int mr, const char *a, const char *b,
-                       const char *y, const ir_node *gemm) {
+                       const char *y) {
   const char *ct = ir_dtype_ctype(d->t);
   emit_line(e, "const %s *restrict a = %s + i0 * %lld;", ct, a, (long long)d->a_i);
   emit_line(e, "const %s *restrict b = %s;", ct, b);
@@ -142,28 +166,28 @@ static void emit_block(emit_ctx *e, const mm_desc *d, int mr, const char *a, con
     emit_block_axpy(e, d, mr);
   else
     emit_block_dot(e, d, mr);
-  if (gemm)
-    emit_gemm_epilogue(e, gemm, d, mr);
 }
 
-/* Rows [0, rows) of Y = A * B in blocks of MM_MR, then the leftover rows;
- * a, b, y are the C expressions of the operands' first elements. */
-static void emit_rows(emit_ctx *e, const mm_desc *d, int64_t rows, bool parallel, const char *a,
-                      const char *b, const char *y, const ir_node *gemm) {
+/* Rows [0, rows) of Y in blocks of MM_MR, then the leftover rows; a, b, y
+ * are the C expressions of the operands' first elements. Threads share out
+ * row blocks, or columns when there are too few blocks (batch 1). */
+static void emit_rows(emit_ctx *e, mm_desc d, int64_t rows, bool parallel, const char *a,
+                      const char *b, const char *y) {
   int64_t blocks = rows / MM_MR, rest = rows % MM_MR;
+  d.col_tasks = parallel && blocks < 2;
   if (blocks > 0) {
-    if (parallel)
-      emit_parallel_for(e, "ib", blocks, 2 * MM_MR * d->N * d->K + 1);
+    if (parallel && !d.col_tasks)
+      emit_parallel_for(e, "ib", blocks, 2 * MM_MR * d.N * d.K + 1);
     else
       emit_for(e, "ib", blocks);
     emit_line(e, "const int64_t i0 = ib * %d;", MM_MR);
-    emit_block(e, d, MM_MR, a, b, y, gemm);
+    emit_block(e, &d, MM_MR, a, b, y);
     emit_close(e);
   }
   if (rest > 0) {
     emit_open(e, "%s", "");
     emit_line(e, "const int64_t i0 = %lld;", (long long)(blocks * MM_MR));
-    emit_block(e, d, (int)rest, a, b, y, gemm);
+    emit_block(e, &d, (int)rest, a, b, y);
     emit_close(e);
   }
 }
@@ -207,22 +231,22 @@ static nn_status infer_gemm(ir_graph *g, ir_node *n) {
   return NN_OK;
 }
 
-/* C's element strides along i and j after broadcasting to [M,N]. */
-static void gemm_c_strides(const ir_tensor *C, int64_t *ci, int64_t *cj) {
-  int64_t dims[2] = {1, 1};
-  for (int d = 0; d < C->rank; d++)
-    dims[2 - C->rank + d] = C->dims[d];
-  *cj = dims[1] != 1 ? 1 : 0;
-  *ci = dims[0] != 1 ? dims[1] : 0;
-}
-
 static void emit_gemm(emit_ctx *e, const ir_node *n) {
-  const ir_tensor *A = n->inputs[0], *Y = n->outputs[0];
+  const ir_tensor *A = n->inputs[0], *C = ir_in(n, 2), *Y = n->outputs[0];
   bool ta = ir_attr_int(n, "transA", 0) != 0, tb = ir_attr_int(n, "transB", 0) != 0;
   int64_t M = Y->dims[0], N = Y->dims[1], K = A->dims[!ta];
-  mm_desc d = {N, K, ta ? 1 : K, ta ? M : 1, tb ? 1 : N, tb ? K : 1, Y->dtype};
+  mm_desc d = {N, K, ta ? 1 : K, ta ? M : 1, tb ? 1 : N, tb ? K : 1, Y->dtype,
+               ir_attr_float(n, "alpha", 1.0), ir_attr_float(n, "beta", 1.0), C != NULL, 0, 0,
+               false};
+  if (C) { /* C's strides along i and j once broadcast to [M,N] */
+    int64_t dims[2] = {1, 1};
+    for (int k = 0; k < C->rank; k++)
+      dims[2 - C->rank + k] = C->dims[k];
+    d.cj = dims[1] != 1 ? 1 : 0;
+    d.ci = dims[0] != 1 ? dims[1] : 0;
+  }
   if (ir_numel(Y) > 0)
-    emit_rows(e, &d, M, true, "in0", "in1", "out0", n);
+    emit_rows(e, d, M, true, "in0", "in1", "out0");
 }
 
 /* ---- MatMul: NumPy matmul, 1-D operands and broadcast batch dims ---- */
@@ -323,16 +347,16 @@ static void emit_matmul(emit_ctx *e, const ir_node *n) {
     nbatch *= s.batch[d];
     b_fixed = b_fixed && (s.b_bs[d] == 0 || s.batch[d] == 1);
   }
-  mm_desc d = {s.N, s.K, s.K, 1, s.N, 1, Y->dtype};
+  mm_desc d = {s.N, s.K, s.K, 1, s.N, 1, Y->dtype, 1.0, 1.0, false, 0, 0, false};
   if (b_fixed) { /* then A has every batch index, stored in order */
-    emit_rows(e, &d, nbatch * s.M, true, "in0", "in1", "out0", NULL);
+    emit_rows(e, d, nbatch * s.M, true, "in0", "in1", "out0");
     return;
   }
   emit_parallel_for(e, "bt", nbatch, 2 * s.M * s.N * s.K + 1);
   emit_line(e, "const %s *restrict ab = in0 + %s;", ct, batch_offset(e, &s, s.a_bs));
   emit_line(e, "const %s *restrict bb = in1 + %s;", ct, batch_offset(e, &s, s.b_bs));
   emit_line(e, "%s *restrict yb = out0 + bt * %lld;", ct, (long long)(s.M * s.N));
-  emit_rows(e, &d, s.M, false, "ab", "bb", "yb", NULL);
+  emit_rows(e, d, s.M, false, "ab", "bb", "yb");
   emit_close(e);
 }
 

@@ -1,174 +1,10 @@
 /* Data movement: Transpose, Concat, Split, Slice, Gather, Pad. Nothing here
  * looks at values, so every op works on every dtype, and one byte-level fold
- * serves them all. Most of them are strided copies (copy_plan), run at
+ * serves them all. Most of them are strided copies (copy_plan in common.h), run at
  * compile time by plan_run and emitted as loops by plan_emit. */
 #include <stdio.h>
 
 #include "common.h"
-
-/* ---- strided copies ---- */
-
-/* For every index (i0, i1, ...) below dims:
- * dst[dst_off + sum(i * dst_stride)] = src[src_off + sum(i * src_stride)]. */
-typedef struct copy_plan {
-  int rank;
-  int64_t dims[IR_MAX_RANK];
-  int64_t src_stride[IR_MAX_RANK], dst_stride[IR_MAX_RANK];
-  int64_t src_off, dst_off;
-} copy_plan;
-
-/* A plan over t's dims that reads src_stride and writes t densely. */
-static copy_plan plan_dense_dst(const ir_tensor *t) {
-  copy_plan p = {.rank = t->rank};
-  memcpy(p.dims, t->dims, sizeof p.dims);
-  emit_strides(t, p.dst_stride);
-  emit_strides(t, p.src_stride);
-  return p;
-}
-
-static int64_t plan_count(const copy_plan *p) {
-  int64_t n = 1;
-  for (int d = 0; d < p->rank; d++)
-    n *= p->dims[d];
-  return n;
-}
-
-/* Drops unit dims and merges neighbours that are contiguous on both sides,
- * so whole runs become one memcpy. */
-static void plan_simplify(copy_plan *p) {
-  int r = 0;
-  for (int d = 0; d < p->rank; d++) {
-    int64_t n = p->dims[d], s = p->src_stride[d], t = p->dst_stride[d];
-    if (n == 1)
-      continue;
-    if (r > 0 && p->src_stride[r - 1] == s * n && p->dst_stride[r - 1] == t * n) {
-      p->dims[r - 1] *= n;
-      p->src_stride[r - 1] = s;
-      p->dst_stride[r - 1] = t;
-      continue;
-    }
-    p->dims[r] = n;
-    p->src_stride[r] = s;
-    p->dst_stride[r] = t;
-    r++;
-  }
-  p->rank = r;
-}
-
-/* Length of the innermost run contiguous on both sides (1 if none). */
-static int64_t plan_run_length(const copy_plan *p) {
-  int r = p->rank;
-  return r > 0 && p->src_stride[r - 1] == 1 && p->dst_stride[r - 1] == 1 ? p->dims[r - 1] : 1;
-}
-
-static void plan_run(copy_plan p, void *dst, const void *src, size_t esize) {
-  plan_simplify(&p);
-  if (plan_count(&p) == 0)
-    return;
-  int64_t run = plan_run_length(&p);
-  int outer = run > 1 ? p.rank - 1 : p.rank;
-  int64_t idx[IR_MAX_RANK] = {0};
-  for (;;) {
-    int64_t s = p.src_off, t = p.dst_off;
-    for (int d = 0; d < outer; d++) {
-      s += idx[d] * p.src_stride[d];
-      t += idx[d] * p.dst_stride[d];
-    }
-    memcpy((char *)dst + t * (int64_t)esize, (const char *)src + s * (int64_t)esize,
-           (size_t)run * esize);
-    int d = outer - 1;
-    while (d >= 0 && ++idx[d] == p.dims[d])
-      idx[d--] = 0;
-    if (d < 0)
-      return;
-  }
-}
-
-/* Appends " + i<d> * stride" (or the first term without " + ") to buf. */
-static size_t add_term(char *buf, size_t len, size_t size, int d, int64_t stride) {
-  const char *sep = len ? " + " : "";
-  if (stride == 1)
-    return len + (size_t)snprintf(buf + len, size - len, "%si%d", sep, d);
-  return len + (size_t)snprintf(buf + len, size - len, "%si%d * %lld", sep, d, (long long)stride);
-}
-
-/* "off + i0 * s0 + i1 * s1 ..." over the first n loop variables. */
-static const char *offset_expr(emit_ctx *e, int64_t off, const int64_t *stride, int n) {
-  char buf[512] = "";
-  size_t len = off ? (size_t)snprintf(buf, sizeof buf, "%lld", (long long)off) : 0;
-  for (int d = 0; d < n; d++)
-    if (stride[d] != 0)
-      len = add_term(buf, len, sizeof buf, d, stride[d]);
-  return mem_strdup(e->g->mem, len ? buf : "0");
-}
-
-/* Tile edge for copies that read along one dim and write along another:
- * 32 x 32 elements keep both sides' cache lines live. */
-#define TILE 32
-
-/* The dim that reads contiguously while the innermost one writes
- * contiguously (a transpose), worth tiling; -1 if none. */
-static int plan_tile_dim(const copy_plan *p) {
-  int l = p->rank - 1;
-  if (l < 1 || p->dst_stride[l] != 1 || p->src_stride[l] == 1 || p->dims[l] < TILE)
-    return -1;
-  for (int j = 0; j < l; j++)
-    if (p->src_stride[j] == 1 && p->dims[j] >= TILE)
-      return j;
-  return -1;
-}
-
-/* Opens the loop over dim d of p: the first loop opened runs on threads. */
-static void plan_loop(emit_ctx *e, const copy_plan *p, int d, int *opened) {
-  char var[16];
-  snprintf(var, sizeof var, "i%d", d);
-  if ((*opened)++ == 0)
-    emit_parallel_for(e, var, p->dims[d], plan_count(p) / p->dims[d]);
-  else
-    emit_for(e, var, p->dims[d]);
-}
-
-/* Loops over tiles of dims j and the innermost, then within each tile. */
-static int plan_tiles(emit_ctx *e, const copy_plan *p, int j, int *opened) {
-  int l = p->rank - 1, dims[2] = {j, l};
-  for (int k = 0; k < 2; k++) {
-    int d = dims[k];
-    if ((*opened)++ == 0 && p->dims[d] > TILE && plan_count(p) >= EMIT_PARALLEL_WORK)
-      emit_line(e, "NN_PARALLEL_FOR");
-    emit_open(e, "for (int64_t b%d = 0; b%d < %lld; b%d += %d)", d, d, (long long)p->dims[d], d,
-              TILE);
-  }
-  for (int k = 0; k < 2; k++) {
-    int d = dims[k];
-    emit_open(e, "for (int64_t i%d = b%d; i%d < (b%d + %d < %lld ? b%d + %d : %lld); i%d++)", d, d,
-              d, d, TILE, (long long)p->dims[d], d, TILE, (long long)p->dims[d], d);
-  }
-  return 4;
-}
-
-static void plan_emit(emit_ctx *e, copy_plan p, const char *dst, const char *src, size_t esize) {
-  plan_simplify(&p);
-  if (plan_count(&p) == 0)
-    return;
-  int64_t run = plan_run_length(&p);
-  int outer = run > 1 ? p.rank - 1 : p.rank, tile = run > 1 ? -1 : plan_tile_dim(&p);
-  int opened = 0, loops = 0;
-  for (int d = 0; d < outer; d++)
-    if (d != tile && !(tile >= 0 && d == p.rank - 1)) {
-      plan_loop(e, &p, d, &opened);
-      loops++;
-    }
-  if (tile >= 0)
-    loops += plan_tiles(e, &p, tile, &opened);
-  const char *so = offset_expr(e, p.src_off, p.src_stride, outer);
-  const char *to = offset_expr(e, p.dst_off, p.dst_stride, outer);
-  if (run > 1)
-    emit_line(e, "memcpy(%s + %s, %s + %s, %zu);", dst, to, src, so, (size_t)run * esize);
-  else
-    emit_line(e, "%s[%s] = %s[%s];", dst, to, src, so);
-  for (int d = 0; d < loops; d++)
-    emit_close(e);
-}
 
 /* Integer list attribute into vals (at most max); -1 after reporting. */
 static int attr_ints(ir_graph *g, const ir_node *n, const char *name, int64_t *vals, int max) {
@@ -808,10 +644,10 @@ static void emit_pad_mapped(emit_ctx *e, const ir_node *n, const pad_params *pp)
       emit_line(e, "};");
       ls += (size_t)snprintf(src + ls, sizeof src - ls, "%smap%d[i%d]", ls ? " + " : "", d, d);
     } else if (y->dims[d] > 1) {
-      ls = add_term(src, ls, sizeof src, d, in_stride[d]);
+      ls = plan_add_term(src, ls, sizeof src, d, in_stride[d]);
     }
     if (y->dims[d] > 1)
-      ld = add_term(dst, ld, sizeof dst, d, out_stride[d]);
+      ld = plan_add_term(dst, ld, sizeof dst, d, out_stride[d]);
   }
   for (int d = 0; d < y->rank; d++) {
     char var[16];

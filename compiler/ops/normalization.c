@@ -67,11 +67,13 @@ static void emit_batchnorm(emit_ctx *e, const ir_node *n) {
   emit_line(e, "%s *y = out0 + nc * %lld;", T, (long long)plane);
   emit_line(e, "const int64_t c = nc %% %lld;", (long long)c);
   if (per_element) {
+    emit_simd(e);
     emit_for(e, "i", plane);
     emit_line(e, "const int64_t j = c * %lld + i;", (long long)plane);
     emit_line(e, "y[i] = (x[i] - in3[j]) * (in1[j] / %s(in4[j] + %s)) + in2[j];", sqrt_fn, eps);
   } else {
     emit_line(e, "const %s a = in1[c] / %s(in4[c] + %s), m = in3[c], b = in2[c];", T, sqrt_fn, eps);
+    emit_simd(e);
     emit_for(e, "i", plane);
     emit_line(e, "y[i] = (x[i] - m) * a + b;");
   }

@@ -2,7 +2,8 @@
  * Indices output), AveragePool, LpPool and their Global forms.
  * Along an axis where some window leaves the input, the valid kernel range
  * [lo, hi) is computed once per output position, so the innermost loops
- * carry no padding tests. */
+ * carry no padding tests. Along the last axis, the outputs whose windows lie
+ * inside the input are computed a row at a time, in loops that vectorize. */
 #include <stdio.h>
 
 #include "common.h"
@@ -14,6 +15,7 @@ typedef struct pool_geom {
   int r;      /* spatial axes */
   int64_t nc; /* batch x channels: independent planes */
   int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP], pe[SP];
+  bool inside[SP]; /* while emitting: the loop over axis i only visits windows inside the input */
 } pool_geom;
 
 static bool is_max(const ir_node *n) { return strcmp(n->op_type, "MaxPool") == 0; }
@@ -27,6 +29,11 @@ static const char *lp_term(emit_ctx *e, const ir_node *n, const char *v) {
     return mem_printf(e->g->mem, "%s * %s", v, v);
   const char *abs = mem_printf(e->g->mem, "%s(%s)", math_fn(e, "fabs", t), v);
   return p == 1 ? abs : mem_printf(e->g->mem, "%s(%s, %s)", math_fn(e, "pow", t), abs, emit_literal(e, t, p));
+}
+/* Lp sums vectorize unless they call pow. */
+static bool simd_ok(const ir_node *n) {
+  double p = ir_attr_float(n, "p", 2);
+  return !is_lp(n) || p == 1 || p == 2;
 }
 static const char *lp_root(emit_ctx *e, const ir_node *n, const char *sum) {
   double p = ir_attr_float(n, "p", 2);
@@ -143,24 +150,38 @@ static nn_status infer_pool(ir_graph *g, ir_node *n) {
 /* ---- emission ---- */
 
 /* Some window along axis i starts before the input, or ends after it. */
-static bool clips_lo(const pool_geom *p, int i) { return p->pb[i] > 0; }
+static bool clips_lo(const pool_geom *p, int i) { return !p->inside[i] && p->pb[i] > 0; }
 static bool clips_hi(const pool_geom *p, int i) {
-  return (p->out[i] - 1) * p->s[i] - p->pb[i] + (p->k[i] - 1) * p->d[i] >= p->in[i];
+  return !p->inside[i] && (p->out[i] - 1) * p->s[i] - p->pb[i] + (p->k[i] - 1) * p->d[i] >= p->in[i];
 }
 /* Some window along axis i has no element inside the input. */
 static bool may_be_empty(const pool_geom *p, int i) {
-  return (p->k[i] - 1) * p->d[i] < p->pb[i] || (p->out[i] - 1) * p->s[i] - p->pb[i] >= p->in[i];
+  return !p->inside[i] && ((p->k[i] - 1) * p->d[i] < p->pb[i] ||
+                           (p->out[i] - 1) * p->s[i] - p->pb[i] >= p->in[i]);
 }
 /* Some window along axis i reaches past the end padding (ceil_mode). */
 static bool overhangs(const pool_geom *p, int i) {
-  return (p->out[i] - 1) * p->s[i] - p->pb[i] + (p->k[i] - 1) * p->d[i] >= p->in[i] + p->pe[i];
+  return !p->inside[i] &&
+         (p->out[i] - 1) * p->s[i] - p->pb[i] + (p->k[i] - 1) * p->d[i] >= p->in[i] + p->pe[i];
 }
 
-/* "v0 * s0 + v1 * s1 ...", with v<i> = var<i> or, for a window, b<i> + k<i> * d<i>. */
-static const char *offset_expr(emit_ctx *e, const pool_geom *p, bool window, const int64_t *stride) {
-  char buf[768];
+/* The outputs [*lo, *hi) along axis i whose windows lie inside the input. */
+static void inner_range(const pool_geom *p, int i, int64_t *lo, int64_t *hi) {
+  int64_t s = p->s[i], last = p->in[i] - 1 - (p->k[i] - 1) * p->d[i] + p->pb[i];
+  *lo = p->pb[i] > 0 ? (p->pb[i] + s - 1) / s : 0;
+  *lo = *lo < p->out[i] ? *lo : p->out[i];
+  *hi = last < 0 ? 0 : last / s + 1;
+  *hi = *hi < p->out[i] ? *hi : p->out[i];
+  *hi = *hi > *lo ? *hi : *lo;
+}
+
+/* "v0 * s0 + v1 * s1 ..." over the first `axes` axes, with v<i> = o<i> or,
+ * for a window, b<i> + k<i> * d<i>; each term starts with " + ". */
+static const char *axes_offset(emit_ctx *e, const pool_geom *p, int axes, bool window,
+                               const int64_t *stride) {
+  char buf[768] = "";
   size_t len = 0;
-  for (int i = 0; i < p->r; i++) {
+  for (int i = 0; i < axes; i++) {
     char v[64];
     if (!window)
       snprintf(v, sizeof v, "o%d", i);
@@ -168,11 +189,16 @@ static const char *offset_expr(emit_ctx *e, const pool_geom *p, bool window, con
       snprintf(v, sizeof v, "(b%d + k%d)", i, i);
     else
       snprintf(v, sizeof v, "(b%d + k%d * %lld)", i, i, (long long)p->d[i]);
-    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? " + " : "", v);
+    len += (size_t)snprintf(buf + len, sizeof buf - len, " + %s", v);
     if (stride[i] != 1)
       len += (size_t)snprintf(buf + len, sizeof buf - len, " * %lld", (long long)stride[i]);
   }
   return mem_strdup(e->g->mem, buf);
+}
+
+/* The same over all axes, without the leading " + ". */
+static const char *offset_expr(emit_ctx *e, const pool_geom *p, bool window, const int64_t *stride) {
+  return axes_offset(e, p, p->r, window, stride) + 3;
 }
 
 /* The kernel range along axis i: variables where windows clip, else [0, k). */
@@ -189,11 +215,10 @@ static const char *hi_bound(emit_ctx *e, const pool_geom *p, int i) {
 /* Opens the loop over output axis i; declares the window start b<i> and,
  * where windows leave the input, the valid kernel range [lo<i>, hi<i>) and
  * (count_include_pad) the count n<i> of elements inside input and pads. */
-static void open_out_axis(emit_ctx *e, const pool_geom *p, int i, bool count_pad) {
+static void open_out_axis(emit_ctx *e, const pool_geom *p, int i, int64_t from, int64_t to,
+                          bool count_pad) {
   long long s = p->s[i], pb = p->pb[i], d = p->d[i], k = p->k[i], in = p->in[i];
-  char var[16];
-  snprintf(var, sizeof var, "o%d", i);
-  emit_for(e, var, p->out[i]);
+  emit_open(e, "for (int64_t o%d = %lld; o%d < %lld; o%d++)", i, (long long)from, i, (long long)to, i);
   const char *start = mem_printf(e->g->mem, s == 1 ? "o%d" : "o%d * %lld", i, s);
   emit_line(e, "const int64_t b%d = %s%s;", i, start,
             pb ? mem_printf(e->g->mem, " %c %lld", pb > 0 ? '-' : '+', pb > 0 ? pb : -pb) : "");
@@ -243,9 +268,9 @@ static const char *avg_count(emit_ctx *e, const pool_geom *p, bool count_pad, ir
 
 static void emit_pool_body(emit_ctx *e, const ir_node *n, const pool_geom *p, const int64_t *xs,
                            const int64_t *cs) {
-  const char *T = ir_dtype_ctype(n->inputs[0]->dtype);
-  bool max = is_max(n), idx = ir_out(n, 1) != NULL;
   ir_dtype t = n->inputs[0]->dtype;
+  const char *T = ir_dtype_ctype(t);
+  bool max = is_max(n), idx = ir_out(n, 1) != NULL;
   emit_line(e, "%s acc = %s;", T, max ? emit_lowest(e, t) : emit_literal(e, t, 0));
   if (idx)
     emit_line(e, "int64_t at = -1;");
@@ -268,12 +293,73 @@ static void emit_pool_body(emit_ctx *e, const ir_node *n, const pool_geom *p, co
     emit_close(e);
 }
 
+static void emit_pool_store(emit_ctx *e, const ir_node *n, const pool_geom *p, const int64_t *ys,
+                            int64_t xplane, bool count_pad) {
+  ir_dtype t = n->inputs[0]->dtype;
+  int64_t yplane = ys[0] * p->out[0];
+  const char *yo = offset_expr(e, p, false, ys);
+  const char *val = "acc";
+  if (is_lp(n)) /* padding adds zeros: a plain sum */
+    val = lp_root(e, n, "acc");
+  else if (!is_max(n))
+    val = mem_printf(e->g->mem, "acc / %s", avg_count(e, p, count_pad, t));
+  emit_line(e, "out0[nc * %lld + %s] = %s;", (long long)yplane, yo, val);
+  if (ir_out(n, 1))
+    emit_line(e, "out1[nc * %lld + %s] = nc * %lld + at;", (long long)yplane, yo, (long long)xplane);
+}
+
+/* Outputs [from, to) of the last axis, whose windows lie inside the input,
+ * as one row: each kernel offset adds a shifted input row to the output
+ * row, a loop over outputs that vectorizes. */
+static void emit_pool_row(emit_ctx *e, const ir_node *n, pool_geom *p, const int64_t *xs,
+                          const int64_t *ys, int64_t from, int64_t to, bool count_pad) {
+  ir_dtype t = n->inputs[0]->dtype;
+  const char *T = ir_dtype_ctype(t);
+  int last = p->r - 1;
+  long long s = p->s[last], d = p->d[last], pb = p->pb[last];
+  p->inside[last] = true;
+  emit_open(e, "%s", "");
+  emit_line(e, "%s *y = out0 + nc * %lld%s;", T, (long long)(ys[0] * p->out[0]),
+            axes_offset(e, p, last, false, ys));
+  const char *o = mem_printf(e->g->mem, "o%d", last);
+  const char *range = mem_printf(e->g->mem, "for (int64_t %s = %lld; %s < %lld; %s++)", o,
+                                 (long long)from, o, (long long)to, o);
+  emit_line(e, "%s y[%s] = %s;", range, o, is_max(n) ? emit_lowest(e, t) : emit_literal(e, t, 0));
+  for (int i = 0; i < p->r; i++)
+    emit_open(e, "for (int64_t k%d = %s; k%d < %s; k%d++)", i, lo_bound(e, p, i), i,
+              hi_bound(e, p, i), i);
+  /* the start padding goes in the index, which stays >= 0, not in the pointer */
+  emit_line(e, "const %s *xr = x%s + k%d%s;", T, axes_offset(e, p, last, true, xs), last,
+            d == 1 ? "" : mem_printf(e->g->mem, " * %lld", d));
+  if (simd_ok(n))
+    emit_simd(e);
+  emit_open(e, "%s", range);
+  emit_line(e, "const %s v = xr[%s%s%s];", T, o, s == 1 ? "" : mem_printf(e->g->mem, " * %lld", s),
+            pb ? mem_printf(e->g->mem, " %c %lld", pb > 0 ? '-' : '+', pb > 0 ? pb : -pb) : "");
+  if (is_max(n))
+    emit_line(e, "y[%s] = v > y[%s] ? v : y[%s];", o, o, o);
+  else
+    emit_line(e, "y[%s] += %s;", o, is_lp(n) ? lp_term(e, n, "v") : "v");
+  emit_close(e);
+  for (int i = 0; i < p->r; i++)
+    emit_close(e);
+  const char *y = mem_printf(e->g->mem, "y[%s]", o);
+  if (!is_max(n)) {
+    if (!is_lp(n)) /* sqrt and pow calls may not vectorize */
+      emit_simd(e);
+    emit_line(e, "%s %s = %s;", range, y,
+              is_lp(n) ? lp_root(e, n, y) : mem_printf(e->g->mem, "%s / %s", y, avg_count(e, p, count_pad, t)));
+  }
+  emit_close(e);
+  p->inside[last] = false;
+}
+
 static void emit_pool(emit_ctx *e, const ir_node *n) {
-  pool_geom p;
+  pool_geom p = {0};
   if (pool_geometry(e->g, n, &p) || ir_numel(n->outputs[0]) == 0)
     return;
   ir_dtype t = n->inputs[0]->dtype;
-  bool idx = ir_out(n, 1) != NULL, col = ir_attr_int(n, "storage_order", 0) == 1;
+  bool col = ir_attr_int(n, "storage_order", 0) == 1;
   bool count_pad = !is_max(n) && ir_attr_int(n, "count_include_pad", 0) != 0;
   int64_t xs[SP], ys[SP], cs[SP], xplane = 1, yplane = 1, kvol = 1;
   for (int i = p.r - 1; i >= 0; i--) {
@@ -285,19 +371,27 @@ static void emit_pool(emit_ctx *e, const ir_node *n) {
     cs[i] = i ? cs[i - 1] * p.in[i - 1] : 1;
   emit_parallel_for(e, "nc", p.nc, yplane * kvol);
   emit_line(e, "const %s *x = in0 + nc * %lld;", ir_dtype_ctype(t), (long long)xplane);
-  for (int i = 0; i < p.r; i++)
-    open_out_axis(e, &p, i, count_pad);
-  emit_pool_body(e, n, &p, xs, col ? cs : xs);
-  const char *yo = offset_expr(e, &p, false, ys);
-  const char *val = "acc";
-  if (is_lp(n)) /* padding adds zeros: a plain sum */
-    val = lp_root(e, n, "acc");
-  else if (!is_max(n))
-    val = mem_printf(e->g->mem, "acc / %s", avg_count(e, &p, count_pad, t));
-  emit_line(e, "out0[nc * %lld + %s] = %s;", (long long)yplane, yo, val);
-  if (idx)
-    emit_line(e, "out1[nc * %lld + %s] = nc * %lld + at;", (long long)yplane, yo, (long long)xplane);
-  for (int i = 0; i < p.r; i++)
+  for (int i = 0; i < p.r - 1; i++)
+    open_out_axis(e, &p, i, 0, p.out[i], count_pad);
+  /* The last axis splits into border, interior and border loops: interior
+   * windows need no clipping, and run as whole rows. */
+  int last = p.r - 1;
+  int64_t cut[4] = {0, 0, 0, p.out[last]};
+  inner_range(&p, last, &cut[1], &cut[2]);
+  for (int seg = 0; seg < 3; seg++) {
+    if (cut[seg] >= cut[seg + 1])
+      continue;
+    if (seg == 1 && !ir_out(n, 1)) {
+      emit_pool_row(e, n, &p, xs, ys, cut[1], cut[2], count_pad);
+      continue;
+    }
+    p.inside[last] = seg == 1;
+    open_out_axis(e, &p, last, cut[seg], cut[seg + 1], count_pad);
+    emit_pool_body(e, n, &p, xs, col ? cs : xs);
+    emit_pool_store(e, n, &p, ys, xplane, count_pad);
+    emit_close(e);
+  }
+  for (int i = 0; i < p.r - 1; i++)
     emit_close(e);
   emit_close(e);
 }
@@ -330,6 +424,10 @@ static void emit_global(emit_ctx *e, const ir_node *n) {
   emit_parallel_for(e, "nc", nc, plane);
   emit_line(e, "const %s *x = in0 + nc * %lld;", T, (long long)plane);
   emit_line(e, "%s acc = %s;", T, max ? emit_lowest(e, x->dtype) : emit_literal(e, x->dtype, 0));
+  if (max)
+    emit_simd_minmax(e, "reduction(max: acc)");
+  else if (simd_ok(n))
+    emit_simd_sum(e, "acc");
   emit_for(e, "i", plane);
   if (max)
     emit_line(e, "acc = x[i] > acc ? x[i] : acc;");

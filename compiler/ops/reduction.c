@@ -189,7 +189,9 @@ static int open_groups(emit_ctx *e, const red_group *gr, int ng, int which, int6
     if (which != 2 && gr[j].reduced != (which == 1))
       continue;
     const char *var = mem_printf(e->g->mem, "g%d", j);
-    if (j == last && simd)
+    if (j == last && simd && (strstr(simd, "max:") || strstr(simd, "min:")))
+      emit_simd_minmax(e, simd);
+    else if (j == last && simd)
       cb_raw(e->body, "#ifdef _OPENMP\n#pragma omp simd %s\n#endif\n", simd);
     if (opened++ == 0 && !gr[j].reduced)
       emit_parallel_for(e, var, gr[j].size, total / gr[j].size);
@@ -240,12 +242,15 @@ static void emit_reduce_inner(emit_ctx *e, const ir_node *n, const red_group *gr
   if (op == R_LOGSUMEXP) {
     emit_line(e, "%s m = %s;", T, emit_lowest(e, t));
     reduce_pass(e, n, gr, ng, "m = v > m ? v : m;", NULL, "reduction(max: m)");
-    emit_line(e, "if (isinf(m)) m = 0;");
+    if (is_float(t))
+      emit_line(e, "if (isinf(m)) m = 0;");
   }
   emit_line(e, "%s a = %s;", T, red_init(e, n));
   if (nan)
     emit_line(e, "int bad = 0;");
-  const char *simd = op == R_PROD ? "reduction(*: a)" : !minmax ? "reduction(+: a)"
+  /* no simd clause where the loop calls exp: it would not vectorize */
+  const char *simd = op == R_LOGSUMEXP ? NULL : op == R_PROD ? "reduction(*: a)"
+                   : !minmax ? "reduction(+: a)"
                    : mem_printf(e->g->mem, "reduction(%s: a)%s", op == R_MAX ? "max" : "min",
                                 nan ? " reduction(|: bad)" : "");
   const char *combine = !minmax ? red_combine(e, n) : op == R_MAX ? "v > a ? v : a" : "v < a ? v : a";

@@ -438,7 +438,8 @@ static nn_status fold_cast(ir_graph *g, ir_node *n) {
   const ir_tensor *x = n->inputs[0];
   ir_tensor *y = n->outputs[0];
   ir_make_weight(g, y);
-  bool from_float = x->dtype == IR_FLOAT || x->dtype == IR_DOUBLE;
+  bool from_float = x->dtype == IR_FLOAT || x->dtype == IR_DOUBLE || x->dtype == IR_FLOAT16 ||
+                    x->dtype == IR_BFLOAT16;
   for (int64_t i = 0; i < ir_numel(y); i++) {
     if (from_float)
       store_double(y->dtype, y->data, i, ir_weight_float(x, i));
@@ -448,12 +449,29 @@ static nn_status fold_cast(ir_graph *g, ir_node *n) {
   return NN_OK;
 }
 
+/* A C expression turning x (of dtype from) into dtype to, through float32
+ * for the 16-bit floats. */
+static const char *cast_expr(emit_ctx *e, ir_dtype from, ir_dtype to) {
+  const char *x = from == IR_FLOAT16 ? "nn_half_to_float(x)"
+                : from == IR_BFLOAT16 ? "nn_bf16_to_float(x)" : "x";
+  if (to == IR_FLOAT16)
+    return mem_printf(e->g->mem, "nn_float_to_half((float)%s)", x);
+  if (to == IR_BFLOAT16)
+    return mem_printf(e->g->mem, "nn_float_to_bf16((float)%s)", x);
+  if (to == IR_BOOL)
+    return mem_printf(e->g->mem, "%s != 0", x);
+  return mem_printf(e->g->mem, "(%s)%s", ir_dtype_ctype(to), x);
+}
+
 static void emit_cast(emit_ctx *e, const ir_node *n) {
   ir_dtype from = n->inputs[0]->dtype, to = n->outputs[0]->dtype;
   if (ir_numel(n->outputs[0]) == 0)
     return;
+  bool half = from == IR_FLOAT16 || from == IR_BFLOAT16 || to == IR_FLOAT16 || to == IR_BFLOAT16;
   if (from == to || (from == IR_BOOL && to == IR_UINT8))
     emit_copy(e, n);
+  else if (half)
+    emit_unary_map(e, n, cast_expr(e, from, to));
   else if (to == IR_BOOL)
     emit_unary_map(e, n, "x != 0");
   else /* float to integer truncates as C does */
