@@ -34,7 +34,8 @@ void cb_bytes(cbuf *b, const char *s, size_t n) {
 static void vappend(cbuf *b, const char *fmt, va_list ap) {
   va_list ap2;
   va_copy(ap2, ap);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  char probe[1];
+  int n = vsnprintf(probe, sizeof probe, fmt, ap);
   reserve(b, (size_t)n);
   vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
   va_end(ap2);

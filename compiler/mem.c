@@ -82,7 +82,8 @@ char *mem_printf(mem_arena *a, const char *fmt, ...) {
   va_list ap, ap2;
   va_start(ap, fmt);
   va_copy(ap2, ap);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  char probe[1]; /* measures the length (a NULL buffer upsets -Wformat-truncation) */
+  int n = vsnprintf(probe, sizeof probe, fmt, ap);
   va_end(ap);
   char *s = mem_alloc(a, (size_t)n + 1);
   vsnprintf(s, (size_t)n + 1, fmt, ap2);

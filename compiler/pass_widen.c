@@ -14,7 +14,7 @@ static ir_node *cast_node(ir_graph *g, int pos, ir_tensor *from, ir_tensor *to, 
                           const ir_node *origin) {
   ir_node *c = ir_node_insert(g, pos, "Cast", 1, 1);
   c->name = mem_printf(g->mem, "%s (%s)", origin->name, ir_dtype_name(dtype));
-  c->opset = 13;
+  c->opset = origin->opset > 6 ? origin->opset : 6; /* Cast-6 on: `to` is an int */
   c->op = op_find("", "Cast");
   ir_node_set_int_attr(g, c, "to", dtype);
   c->inputs[0] = from;
