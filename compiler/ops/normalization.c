@@ -144,6 +144,6 @@ static nn_status fold_dropout(ir_graph *g, ir_node *n) {
 
 const op_def op_family_normalization[] = {
     {"BatchNormalization", "", infer_batchnorm, NULL, emit_batchnorm, 0},
-    {"Dropout", "", infer_dropout, fold_dropout, emit_dropout, 0},
+    {"Dropout", "", infer_dropout, fold_dropout, emit_dropout, 0, OP_CONST(1) | OP_CONST(2)},
     {NULL},
 };

@@ -305,7 +305,8 @@ static void emit_reduce(emit_ctx *e, const ir_node *n) {
   for (int j = 0; j < ng; j++)
     any_reduced |= gr[j].reduced;
   red_op op = red_op_of(n);
-  if (!any_reduced && op <= R_PROD) /* each output is its one input */
+  bool identity = op == R_SUM || op == R_MEAN || op == R_MAX || op == R_MIN || op == R_PROD;
+  if (!any_reduced && identity) /* each output is its one input */
     emit_line(e, "memcpy(out0, in0, %zu);", ir_bytes(y));
   else if (!any_reduced || gr[ng - 1].reduced || op == R_LOGSUMEXP)
     emit_reduce_inner(e, n, gr, ng);
@@ -314,15 +315,15 @@ static void emit_reduce(emit_ctx *e, const ir_node *n) {
 }
 
 const op_def op_family_reduction[] = {
-    {"ReduceSum", "", infer_reduce, NULL, emit_reduce, 0},
-    {"ReduceMean", "", infer_reduce, NULL, emit_reduce, 0},
-    {"ReduceMax", "", infer_reduce, NULL, emit_reduce, 0},
-    {"ReduceMin", "", infer_reduce, NULL, emit_reduce, 0},
-    {"ReduceProd", "", infer_reduce, NULL, emit_reduce, 0},
-    {"ReduceSumSquare", "", infer_reduce, NULL, emit_reduce, 0},
-    {"ReduceL1", "", infer_reduce, NULL, emit_reduce, 0},
-    {"ReduceL2", "", infer_reduce, NULL, emit_reduce, 0},
-    {"ReduceLogSum", "", infer_reduce, NULL, emit_reduce, 0},
-    {"ReduceLogSumExp", "", infer_reduce, NULL, emit_reduce, 0},
+    {"ReduceSum", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceMean", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceMax", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceMin", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceProd", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceSumSquare", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceL1", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceL2", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceLogSum", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceLogSumExp", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
     {NULL},
 };
