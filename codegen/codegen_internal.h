@@ -5,7 +5,9 @@
 #include "cbuf.h"
 #include "ir.h"
 
-/* Conversions for 16-bit floats, when the graph has any. */
-void emit_half_prelude(cbuf *c, const ir_graph *g);
+/* The conversions for 16-bit floats that `code` (the node functions) calls. */
+void emit_half_prelude(cbuf *c, const char *code);
+/* Whether text contains ident as a whole identifier. */
+bool emit_mentions(const char *text, const char *ident);
 
 #endif

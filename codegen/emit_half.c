@@ -1,42 +1,69 @@
 /* The 16-bit float conversions the generated code needs, written into the
- * prelude of models that have float16 or bfloat16 tensors. They mirror
+ * prelude of models whose code calls them (only those: clang warns about
+ * unused static inline functions). They mirror
  * compiler/half.c bit for bit, so folded and run-time casts agree. */
+#include <string.h>
+
 #include "codegen_internal.h"
 
-static const char half_functions[] =
-    "static inline float nn_bits_to_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }\n"
-    "static inline uint32_t nn_float_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }\n"
-    "static inline float nn_half_to_float(uint16_t h) {\n"
-    "  uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;\n"
-    "  if (e == 0x1f) return nn_bits_to_float(sign | 0x7f800000u | m << 13);\n"
-    "  if (e == 0) { float v = (float)m * (1.0f / 16777216.0f); return sign ? -v : v; }\n"
-    "  return nn_bits_to_float(sign | (e + 112) << 23 | m << 13);\n"
-    "}\n"
-    "static inline uint16_t nn_float_to_half(float f) {\n"
-    "  uint32_t u = nn_float_to_bits(f), sign = (u >> 16) & 0x8000, a = u & 0x7fffffffu;\n"
-    "  if (a >= 0x7f800000u)\n"
-    "    return (uint16_t)(sign | 0x7c00 | (a > 0x7f800000u ? 0x200 | ((a >> 13) & 0x3ff) : 0));\n"
-    "  if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);\n"
-    "  if (a < 0x38800000u) {\n"
-    "    float v = nn_bits_to_float(a) * 16777216.0f;\n"
-    "    uint32_t q = (uint32_t)v;\n"
-    "    float rest = v - (float)q;\n"
-    "    if (rest > 0.5f || (rest == 0.5f && (q & 1))) q++;\n"
-    "    return (uint16_t)(sign | q);\n"
-    "  }\n"
-    "  return (uint16_t)(sign | ((a + 0xfffu + ((a >> 13) & 1) - 0x38000000u) >> 13));\n"
-    "}\n"
-    "static inline float nn_bf16_to_float(uint16_t b) { return nn_bits_to_float((uint32_t)b << 16); }\n"
-    "static inline uint16_t nn_float_to_bf16(float f) {\n"
-    "  uint32_t u = nn_float_to_bits(f);\n"
-    "  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);\n"
-    "  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);\n"
-    "}\n\n";
+/* Each function with the names it calls, in definition order. */
+static const struct {
+  const char *name, *needs1, *needs2, *text;
+} functions[] = {
+    {"nn_bits_to_float", NULL, NULL,
+     "static inline float nn_bits_to_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }\n"},
+    {"nn_float_to_bits", NULL, NULL,
+     "static inline uint32_t nn_float_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }\n"},
+    {"nn_half_to_float", "nn_bits_to_float", NULL,
+     "static inline float nn_half_to_float(uint16_t h) {\n"
+     "  uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;\n"
+     "  if (e == 0x1f) return nn_bits_to_float(sign | 0x7f800000u | m << 13);\n"
+     "  if (e == 0) { float v = (float)m * (1.0f / 16777216.0f); return sign ? -v : v; }\n"
+     "  return nn_bits_to_float(sign | (e + 112) << 23 | m << 13);\n"
+     "}\n"},
+    {"nn_float_to_half", "nn_bits_to_float", "nn_float_to_bits",
+     "static inline uint16_t nn_float_to_half(float f) {\n"
+     "  uint32_t u = nn_float_to_bits(f), sign = (u >> 16) & 0x8000, a = u & 0x7fffffffu;\n"
+     "  if (a >= 0x7f800000u)\n"
+     "    return (uint16_t)(sign | 0x7c00 | (a > 0x7f800000u ? 0x200 | ((a >> 13) & 0x3ff) : 0));\n"
+     "  if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);\n"
+     "  if (a < 0x38800000u) {\n"
+     "    float v = nn_bits_to_float(a) * 16777216.0f;\n"
+     "    uint32_t q = (uint32_t)v;\n"
+     "    float rest = v - (float)q;\n"
+     "    if (rest > 0.5f || (rest == 0.5f && (q & 1))) q++;\n"
+     "    return (uint16_t)(sign | q);\n"
+     "  }\n"
+     "  return (uint16_t)(sign | ((a + 0xfffu + ((a >> 13) & 1) - 0x38000000u) >> 13));\n"
+     "}\n"},
+    {"nn_bf16_to_float", "nn_bits_to_float", NULL,
+     "static inline float nn_bf16_to_float(uint16_t b) { return nn_bits_to_float((uint32_t)b << 16); }\n"},
+    {"nn_float_to_bf16", "nn_float_to_bits", NULL,
+     "static inline uint16_t nn_float_to_bf16(float f) {\n"
+     "  uint32_t u = nn_float_to_bits(f);\n"
+     "  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);\n"
+     "  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);\n"
+     "}\n"},
+};
 
-void emit_half_prelude(cbuf *c, const ir_graph *g) {
-  for (int i = 0; i < g->n_tensors; i++)
-    if (g->tensors[i]->dtype == IR_FLOAT16 || g->tensors[i]->dtype == IR_BFLOAT16) {
-      cb_bytes(c, half_functions, sizeof half_functions - 1);
-      return;
+enum { N_FUNCTIONS = sizeof functions / sizeof *functions };
+
+void emit_half_prelude(cbuf *c, const char *code) {
+  bool used[N_FUNCTIONS] = {false};
+  /* Callers come after their callees in the table: walk back to mark needs. */
+  for (int i = N_FUNCTIONS - 1; i >= 0; i--) {
+    used[i] = used[i] || emit_mentions(code, functions[i].name);
+    for (int k = 0; used[i] && k < N_FUNCTIONS; k++)
+      if ((functions[i].needs1 && strcmp(functions[k].name, functions[i].needs1) == 0) ||
+          (functions[i].needs2 && strcmp(functions[k].name, functions[i].needs2) == 0))
+        used[k] = true;
+  }
+  bool any = false;
+  for (int i = 0; i < N_FUNCTIONS; i++)
+    if (used[i]) {
+      cb_raw(c, "%s", functions[i].text);
+      any = true;
     }
+  if (any)
+    cb_raw(c, "\n");
 }

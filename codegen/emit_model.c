@@ -107,7 +107,6 @@ static void emit_prelude(cbuf *c, const module *m) {
   cb_line(c, "#define NN_PARALLEL_FOR");
   cb_line(c, "#endif");
   cb_line(c, "%s", "");
-  emit_half_prelude(c, m->g);
 }
 
 /* The weight blob as one string literal: compilers parse strings far faster
@@ -146,7 +145,7 @@ static void emit_weights(cbuf *c, const module *m) {
   free(blob);
 }
 
-static bool mentions(const char *text, const char *ident) {
+bool emit_mentions(const char *text, const char *ident) {
   size_t n = strlen(ident);
   for (const char *p = strstr(text, ident); p; p = strstr(p + 1, ident)) {
     bool left = p == text || !(p[-1] == '_' || (p[-1] >= '0' && p[-1] <= '9') ||
@@ -214,7 +213,7 @@ static void emit_node(cbuf *c, cbuf *call, module *m, int index, const ir_node *
     for (int k = 0; k < count; k++) {
       ir_tensor *t = pass ? n->outputs[k] : n->inputs[k];
       snprintf(pname, sizeof pname, "%s%d", pass ? "out" : "in", k);
-      if (!t || !mentions(body.data ? body.data : "", pname))
+      if (!t || !emit_mentions(body.data ? body.data : "", pname))
         continue;
       const char *sep = nparams++ ? ", " : "";
       cb_raw(c, "%s%s%s *restrict %s", sep, pass ? "" : "const ", ir_dtype_ctype(t->dtype), pname);
@@ -290,6 +289,7 @@ nn_status cg_emit_model(ir_graph *g, const cg_options *o, cbuf *c, cbuf *h) {
   cb_init(&calls);
   for (int i = 0; i < g->n_nodes; i++)
     emit_node(&funcs, &calls, &m, i, g->nodes[i]);
+  emit_half_prelude(c, funcs.data ? funcs.data : "");
   emit_weights(c, &m); /* after the nodes: they decide which weights are read */
   cb_bytes(c, funcs.data ? funcs.data : "", funcs.len);
   emit_entry(c, &calls, &m);

@@ -89,15 +89,14 @@ static nn_status bind_inputs(ir_graph *g, driver_options *o, run_input *in, int 
 /* An input that some node needs at compile time (Reshape's shape...) is
  * compiled in from its data: this run's program is specialised to it. */
 static nn_status freeze_const_inputs(ir_graph *g, ir_tensor **data) {
+  bool *needed = driver_const_tensors(g);
   for (int k = 0; k < g->n_inputs;) {
-    int port;
-    const ir_node *n = driver_const_consumer(g, g->inputs[k], &port);
-    if (!n) {
+    if (!needed[g->inputs[k]->id]) {
       k++;
       continue;
     }
-    diag_note("input '%s' feeds input %d of node '%s' (%s), which must be known at compile "
-              "time: its value is compiled in", g->inputs[k]->name, port, n->name, n->op_type);
+    diag_note("input '%s' determines a value that must be known at compile time (a shape, "
+              "axes, pads...): its value is compiled in", g->inputs[k]->name);
     if (driver_freeze_input(g, k, data[k], "the input file") != NN_OK)
       return NN_ERR;
     for (int i = k + 1; i <= g->n_inputs; i++)
@@ -134,10 +133,21 @@ static char *path_in(mem_arena *mem, const char *dir, const char *name) {
   return mem_printf(mem, "%s/%s", dir, name);
 }
 
+/* -O2 with AVX2/FMA where the CPU has them. Not -march=native: GCC 12
+ * miscompiles constant memcpy under its AVX-512 tunings (docs/design.md). */
+static const char *default_cflags(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return "-O2 -mavx2 -mfma";
+#endif
+  return "-O2";
+}
+
 /* Builds the program in dir: $CC $NNCC_CFLAGS -fopenmp model.c main.c -lm. */
 static nn_status build(const ir_graph *g, const char *dir, mem_arena *mem) {
   const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
-  const char *flags = getenv("NNCC_CFLAGS") ? getenv("NNCC_CFLAGS") : "-O2 -march=native";
+  const char *flags = getenv("NNCC_CFLAGS") ? getenv("NNCC_CFLAGS") : default_cflags();
   char *args[64];
   int n = 0;
   args[n++] = (char *)cc;

@@ -97,17 +97,23 @@ nn_status driver_freeze_input(ir_graph *g, int index, const ir_tensor *value, co
   return NN_OK;
 }
 
-const ir_node *driver_const_consumer(const ir_graph *g, const ir_tensor *in, int *port) {
-  for (int i = 0; i < g->n_nodes; i++) {
+bool *driver_const_tensors(const ir_graph *g) {
+  bool *needed = mem_alloc(g->mem, sizeof *needed * (size_t)(g->next_id + 1));
+  for (int i = g->n_nodes - 1; i >= 0; i--) { /* consumers before producers */
     const ir_node *n = g->nodes[i];
     const op_def *op = op_find(n->domain, n->op_type);
-    for (int k = 0; op && k < n->n_inputs && k < 32; k++)
-      if (n->inputs[k] == in && (op->const_inputs & OP_CONST(k))) {
-        *port = k;
-        return n;
-      }
+    if (!op)
+      continue;
+    bool out_needed = false;
+    for (int k = 0; k < n->n_outputs; k++)
+      out_needed |= n->outputs[k] && needed[n->outputs[k]->id];
+    if (op->flags & OP_FOLD_ON_SHAPES)
+      out_needed = false; /* Shape and Size need only their input's shape */
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k] && (out_needed || (k < 32 && (op->const_inputs & OP_CONST(k)))))
+        needed[n->inputs[k]->id] = true;
   }
-  return NULL;
+  return needed;
 }
 
 /* A model by its extension: .nn is nncc's own language, anything else ONNX. */

@@ -32,8 +32,10 @@ ir_graph *driver_load(const driver_options *o, mem_arena *mem);
 /* Makes graph input `index` a weight holding value's data (dtype and shape
  * must agree with the model's declaration where it has one). */
 nn_status driver_freeze_input(ir_graph *g, int index, const ir_tensor *value, const char *from);
-/* The first node that needs graph input `in` at compile time, with the port. */
-const ir_node *driver_const_consumer(const ir_graph *g, const ir_tensor *in, int *port);
+/* By tensor id: the value must be known at compile time, because it reaches
+ * an input that an op needs constant (a shape, axes, pads...), directly or
+ * through other nodes. */
+bool *driver_const_tensors(const ir_graph *g);
 /* Loads and runs the pipeline. NULL when errors were reported. */
 ir_graph *driver_compile(const driver_options *o, mem_arena *mem);
 

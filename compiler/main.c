@@ -34,7 +34,8 @@ static const char usage[] =
     "  --repeat N              also time N runs after a warm-up: median_ms=<value>\n"
     "  --threads T             OpenMP threads (default: OpenMP's own)\n"
     "  --keep                  keep the build directory and say where it is\n"
-    "  environment: CC (default cc), NNCC_CFLAGS (default -O2 -march=native)\n"
+    "  environment: CC (default cc), NNCC_CFLAGS (default -O2, plus -mavx2 -mfma\n"
+    "               when the CPU has them)\n"
     "\n"
     "  --help, --version\n";
 

@@ -17,6 +17,13 @@ typedef struct live_buf {
 
 static int64_t align_up(int64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
 
+/* Arena bytes of a buffer; an empty tensor still gets its own (so no two
+ * live buffers share an address, which restrict promises). */
+static int64_t buf_size(const ir_tensor *t) {
+  int64_t b = (int64_t)ir_bytes(t);
+  return align_up(b ? b : 1);
+}
+
 static bool in_arena(const ir_tensor *t) {
   return t && t->kind == IR_ACTIVATION && !t->is_output;
 }
@@ -76,13 +83,13 @@ int64_t plan_lower_bound(const ir_graph *g) {
     const ir_node *n = g->nodes[i];
     for (int k = 0; k < n->n_outputs; k++)
       if (in_arena(n->outputs[k]))
-        live += align_up((int64_t)ir_bytes(n->outputs[k]));
+        live += buf_size(n->outputs[k]);
     if (live > peak)
       peak = live;
     for (int k = 0; k < n->n_inputs + n->n_outputs; k++) {
       const ir_tensor *t = k < n->n_inputs ? n->inputs[k] : n->outputs[k - n->n_inputs];
       if (in_arena(t) && last_use[t->id] == i) {
-        live -= align_up((int64_t)ir_bytes(t));
+        live -= buf_size(t);
         last_use[t->id] = -1; /* count a tensor read twice by one node once */
       }
     }
@@ -101,7 +108,7 @@ nn_status pass_plan(ir_graph *g, bool reuse) {
       ir_tensor *t = n->outputs[k];
       if (!in_arena(t))
         continue;
-      int64_t size = align_up((int64_t)ir_bytes(t));
+      int64_t size = buf_size(t);
       t->offset = reuse ? first_fit(live, n_live, size) : top;
       if (t->offset + size > top)
         top = t->offset + size;

@@ -95,7 +95,7 @@ static nn_status read_geo(nn_layer *c, geo *g, bool tr) {
 static int64_t receptive(const geo *g) {
   int64_t r = 1;
   for (int i = 0; i < g->nsp; i++)
-    r *= g->k[i];
+    r = nn_sat_mul(r, g->k[i]);
   return r;
 }
 
@@ -151,7 +151,7 @@ nn_status nn_lower_conv(nn_layer *c) {
   if (check_groups(c, C, M, G))
     return NN_ERR;
   int64_t wd[5] = {M, C / G, g.k[0], g.k[1], g.k[2]}, rec = receptive(&g);
-  ir_tensor *w = nb_learned(c, "weight", g.nsp + 2, wd, C / G * rec, M * rec);
+  ir_tensor *w = nb_learned(c, "weight", g.nsp + 2, wd, nn_sat_mul(C / G, rec), nn_sat_mul(M, rec));
   ir_tensor *b = nn_arg_bool(&c->a, "bias") ? nb_filled(c, "bias", 1, &M, 0) : NULL;
   return finish(c, conv_node(c, false, c->in[0].t, w, b, &g, G, "conv"), M, &g);
 }
@@ -165,16 +165,17 @@ nn_status nn_lower_conv_transpose(nn_layer *c) {
   if (check_groups(c, C, M, G))
     return NN_ERR;
   int64_t wd[5] = {C, M / G, g.k[0], g.k[1], g.k[2]}, rec = receptive(&g);
-  ir_tensor *w = nb_learned(c, "weight", g.nsp + 2, wd, M / G * rec, C * rec);
+  ir_tensor *w = nb_learned(c, "weight", g.nsp + 2, wd, nn_sat_mul(M / G, rec), nn_sat_mul(C, rec));
   ir_tensor *b = nn_arg_bool(&c->a, "bias") ? nb_filled(c, "bias", 1, &M, 0) : NULL;
   return finish(c, conv_node(c, true, c->in[0].t, w, b, &g, G, "convt"), M, &g);
 }
 
 /* Conv with group = channels: W [channels * multiplier, 1, kernel...]. */
 static ir_tensor *depthwise(nn_layer *c, const geo *g, bool bias, const char *suffix) {
-  int64_t C = c->in[0].shape.d[0], M = C * nn_arg_int(&c->a, "multiplier"), rec = receptive(g);
+  int64_t C = c->in[0].shape.d[0], M = nn_sat_mul(C, nn_arg_int(&c->a, "multiplier"));
+  int64_t rec = receptive(g);
   int64_t wd[5] = {M, 1, g->k[0], g->k[1], g->k[2]};
-  ir_tensor *w = nb_learned(c, suffix, g->nsp + 2, wd, rec, M * rec);
+  ir_tensor *w = nb_learned(c, suffix, g->nsp + 2, wd, rec, nn_sat_mul(M, rec));
   ir_tensor *b = bias ? nb_filled(c, "bias", 1, &M, 0) : NULL;
   return conv_node(c, false, c->in[0].t, w, b, g, C, suffix);
 }
@@ -183,7 +184,7 @@ nn_status nn_lower_depthwise(nn_layer *c) {
   geo g;
   if (check_rank(c) || read_geo(c, &g, false))
     return NN_ERR;
-  int64_t M = c->in[0].shape.d[0] * nn_arg_int(&c->a, "multiplier");
+  int64_t M = nn_sat_mul(c->in[0].shape.d[0], nn_arg_int(&c->a, "multiplier"));
   return finish(c, depthwise(c, &g, nn_arg_bool(&c->a, "bias"), "depthwise"), M, &g);
 }
 
@@ -192,7 +193,7 @@ nn_status nn_lower_separable(nn_layer *c) {
   geo g;
   if (check_rank(c) || read_geo(c, &g, false))
     return NN_ERR;
-  int64_t CM = c->in[0].shape.d[0] * nn_arg_int(&c->a, "multiplier");
+  int64_t CM = nn_sat_mul(c->in[0].shape.d[0], nn_arg_int(&c->a, "multiplier"));
   int64_t F = nn_arg_int(&c->a, "filters");
   ir_tensor *dw = depthwise(c, &g, false, "depthwise");
   geo p = {.nsp = g.nsp};

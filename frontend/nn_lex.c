@@ -117,6 +117,7 @@ static void lex_number(lexer *L) {
   }
   char *text = slice(L, at);
   nn_tok *t = push(L, real ? NN_T_REAL : NN_T_INT, at);
+  const char *src = L->s->text + at.pos; /* messages quote the source itself */
   errno = 0;
   if (real)
     t->f = strtod(text, NULL); /* a malformed number keeps its numeric prefix */
@@ -124,11 +125,11 @@ static void lex_number(lexer *L) {
     t->i = strtoll(text, NULL, 10);
   t->bad = junk || (errno == ERANGE && (!real || isinf(t->f)));
   if (junk) {
-    lex_error(L, t->loc, "malformed number '%s'", text);
-    if (strchr(text, 'x'))
+    lex_error(L, t->loc, "malformed number '%.*s'", t->loc.len, src);
+    if (memchr(src, 'x', (size_t)t->loc.len))
       nn_hint(L->s, "sizes in several dimensions are lists, e.g. [3, 3]");
   } else if (errno == ERANGE && (!real || isinf(t->f))) {
-    lex_error(L, t->loc, "%s '%s' is too large", real ? "number" : "integer", text);
+    lex_error(L, t->loc, "%s '%.*s' is too large", real ? "number" : "integer", t->loc.len, src);
     t->i = 1;
     t->f = 1;
   }

@@ -109,6 +109,12 @@ nn_status nn_lower_upsample(nn_layer *c) {
     return NN_ERR;
   float scales[5] = {1, 1};
   nn_shape out = x.shape;
+  for (int i = 0; i < nsp; i++)
+    if (f[i] > (1 << 24)) { /* Resize's scales are float32: larger factors are inexact */
+      nn_error(L->src, nn_arg_loc(&c->a, "factor"), "%s '%s': a factor is at most %d, not %lld",
+               c->def->fn.name, c->name, 1 << 24, (long long)f[i]);
+      return NN_ERR;
+    }
   for (int i = 0; i < nsp; i++) {
     scales[2 + i] = (float)f[i];
     out.d[1 + i] = nn_sat_mul(out.d[1 + i], f[i]);

@@ -58,7 +58,8 @@ static void emit_mod(emit_ctx *e, const ir_node *n) {
     emit_binary_map(e, n, mem_printf(e->g->mem, "%s(a, b)", math_fn(e, "fmod", t)));
   else if (fl)
     emit_binary_map(e, n, mem_printf(e->g->mem, "b == 0 ? NAN : a - b * %s(a / b)", math_fn(e, "floor", t)));
-  else if (ir_attr_int(n, "fmod", 0))
+  else if (ir_attr_int(n, "fmod", 0) || t == IR_UINT8 || t == IR_UINT16 || t == IR_UINT32 ||
+           t == IR_UINT64) /* signs cannot differ */
     emit_binary_map(e, n, "b ? a % b : 0");
   else
     emit_binary_map(e, n, "b ? (a % b != 0 && ((a % b < 0) != (b < 0)) ? a % b + b : a % b) : 0");

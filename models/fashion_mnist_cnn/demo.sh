@@ -10,7 +10,11 @@ data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 out=$build/demo
 mkdir -p "$out"
 "$build/nncc" "$here/cnn.onnx" -o "$out/cnn.c" --prefix cnn
-${CC:-cc} -std=c11 -O2 -march=native -fopenmp -Wall -Wextra -Werror \
+# AVX2/FMA when the CPU has them; not -march=native (GCC 12 miscompiles
+# constant memcpy under its AVX-512 tunings: see docs/design.md).
+simd=""
+grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && simd="-mavx2 -mfma"
+${CC:-cc} -std=c11 -O2 $simd -fopenmp -Wall -Wextra -Werror \
   -I"$out" -I"$root/runtime" \
   "$out/cnn.c" "$here/classify.c" "$root/runtime/idx.c" -lz -lm -o "$out/classify"
 "$out/classify" "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz"

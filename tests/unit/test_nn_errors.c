@@ -920,6 +920,15 @@ ERR(shape_add_mismatch,
     "      |             ^~~\n"
     "  hint: project the shortcut with a 1x1 convolution first, e.g. conv2d(img, 6, kernel=1, stride=2)\n")
 
+ERR(shape_upsample_factor,
+    "model m\n"
+    "input x [1, 4]\n"
+    "u = upsample1d(x, 20000000)\n"
+    "output u\n",
+    "t.nn:3:19: error: upsample1d 'u': a factor is at most 16777216, not 20000000\n"
+    "    3 | u = upsample1d(x, 20000000)\n"
+    "      |                   ^~~~~~~~\n")
+
 ERR(shape_softmax_axis,
     "model m\n"
     "input x [4]\n"
