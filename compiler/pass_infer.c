@@ -20,6 +20,46 @@ static bool outputs_shaped(const ir_node *n) {
   return true;
 }
 
+/* A graph input that t's value depends on (searching back through
+ * producers), or NULL. */
+static const ir_tensor *input_behind(const ir_graph *g, const ir_tensor *t, int depth) {
+  if (t->kind == IR_INPUT)
+    return t;
+  for (int i = 0; i < g->n_nodes && depth < 64; i++) {
+    const ir_node *n = g->nodes[i];
+    for (int k = 0; k < n->n_outputs; k++)
+      if (n->outputs[k] == t) {
+        for (int j = 0; j < n->n_inputs; j++) {
+          const ir_tensor *in = n->inputs[j] ? input_behind(g, n->inputs[j], depth + 1) : NULL;
+          if (in)
+            return in;
+        }
+        return NULL;
+      }
+  }
+  return NULL;
+}
+
+/* Inputs the op needs at compile time (its const_inputs) must be weights by
+ * now; one message for every op, with the way out. */
+static nn_status check_const_ports(ir_graph *g, const ir_node *n) {
+  nn_status st = NN_OK;
+  for (int k = 0; k < n->n_inputs && k < 32; k++) {
+    const ir_tensor *t = n->inputs[k];
+    if (!t || t->kind == IR_WEIGHT || !(n->op->const_inputs & OP_CONST(k)))
+      continue;
+    const ir_tensor *in = input_behind(g, t, 0);
+    if (in)
+      st = diag_node(g->path, n, "input %d ('%s') must be known at compile time, but it depends "
+                     "on graph input '%s'; compile a value in with --freeze %s=FILE", k, t->name,
+                     in->name, in->name);
+    else
+      st = diag_node(g->path, n, "input %d ('%s') must be known at compile time, but it is "
+                     "computed from run-time data", k, t->name);
+  }
+  return st;
+}
+
 nn_status pass_infer(ir_graph *g) {
   nn_status st = NN_OK;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -31,7 +71,8 @@ nn_status pass_infer(ir_graph *g) {
       continue;
     }
     int before = diag_error_count();
-    if (n->op->infer(g, n) != NN_OK || diag_error_count() > before) {
+    if (check_const_ports(g, n) != NN_OK || n->op->infer(g, n) != NN_OK ||
+        diag_error_count() > before) {
       st = NN_ERR;
       continue;
     }
