@@ -1,4 +1,4 @@
-/* BatchNormalization and Dropout, both in inference mode: nncc compiles
+/* BatchNormalization and Dropout, both in inference mode, and LRN: nncc compiles
  * trained models, so batch statistics and random dropping are rejected with
  * a message rather than approximated. */
 #include "common.h"
@@ -142,7 +142,47 @@ static nn_status fold_dropout(ir_graph *g, ir_node *n) {
   return NN_OK;
 }
 
+/* ---- LRN: each value over a window of neighbouring channels ---- */
+
+static nn_status infer_lrn(ir_graph *g, ir_node *n) {
+  if (check_arity(g, n, 1, 1) || check_float(g, n, 0))
+    return NN_ERR;
+  if (n->inputs[0]->rank < 3)
+    return diag_node(g->path, n, "input must be N x C x D1 x ..., has rank %d", n->inputs[0]->rank);
+  if (ir_attr_int(n, "size", 0) < 1)
+    return diag_node(g->path, n, "attribute 'size' must be a positive integer");
+  return infer_same_as_input(g, n);
+}
+
+/* y = x / (bias + alpha / size * sum of x^2 over channels
+ *          [c - floor((size-1)/2), c + ceil((size-1)/2)]) ^ beta */
+static void emit_lrn(emit_ctx *e, const ir_node *n) {
+  const ir_tensor *x = n->inputs[0];
+  int64_t size = ir_attr_int(n, "size", 1), c = x->dims[1], inner = ir_numel(x) / x->dims[0] / c;
+  double alpha = ir_attr_float(n, "alpha", 1e-4), beta = ir_attr_float(n, "beta", 0.75),
+         bias = ir_attr_float(n, "bias", 1.0);
+  const char *ct = ir_dtype_ctype(x->dtype);
+  emit_parallel_for(e, "b", x->dims[0] * c, inner * size);
+  emit_line(e, "const int64_t ch = b %% %lld, base = b * %lld;", (long long)c, (long long)inner);
+  emit_line(e, "const int64_t lo = ch - %lld < 0 ? 0 : ch - %lld;", (long long)((size - 1) / 2),
+            (long long)((size - 1) / 2));
+  emit_line(e, "const int64_t hi = ch + %lld > %lld ? %lld : ch + %lld;", (long long)(size / 2),
+            (long long)(c - 1), (long long)(c - 1), (long long)(size / 2));
+  emit_for(e, "i", inner);
+  emit_line(e, "%s sum = 0;", ct);
+  emit_open(e, "for (int64_t k = lo; k <= hi; k++)");
+  emit_line(e, "const %s v = in0[base + (k - ch) * %lld + i];", ct, (long long)inner);
+  emit_line(e, "sum += v * v;");
+  emit_close(e);
+  emit_line(e, "out0[base + i] = in0[base + i] / %s(%s + %s * sum, %s);", math_fn(e, "pow", x->dtype),
+            emit_literal(e, x->dtype, bias), emit_literal(e, x->dtype, alpha / (double)size),
+            emit_literal(e, x->dtype, beta));
+  emit_close(e);
+  emit_close(e);
+}
+
 const op_def op_family_normalization[] = {
+    {"LRN", "", infer_lrn, NULL, emit_lrn, 0},
     {"BatchNormalization", "", infer_batchnorm, NULL, emit_batchnorm, 0},
     {"Dropout", "", infer_dropout, fold_dropout, emit_dropout, 0, OP_CONST(1) | OP_CONST(2)},
     {NULL},
