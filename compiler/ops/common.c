@@ -141,14 +141,8 @@ void emit_binary_map(emit_ctx *e, const ir_node *n, const char *expr) {
     return;
   }
   /* Nested loops over the output; each input indexed through its broadcast. */
-  int64_t strides[IR_MAX_RANK];
-  emit_strides(y, strides);
   int loops = emit_loops(e, y, "d");
-  char yi[512];
-  size_t len = 0;
-  for (int d = 0; d < y->rank; d++)
-    len += (size_t)snprintf(yi + len, sizeof yi - len, "%sd%d * %lld", d ? " + " : "", d,
-                            (long long)strides[d]);
+  const char *yi = emit_bcast_index(e, y, y, "d"); /* y's own linear index */
   emit_line(e, "const %s a = in0[%s];", ta, emit_bcast_index(e, A, y, "d"));
   emit_line(e, "const %s b = in1[%s];", tb, emit_bcast_index(e, B, y, "d"));
   emit_line(e, "out0[%s] = %s;", yi, expr);

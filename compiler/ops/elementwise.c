@@ -221,14 +221,8 @@ static nn_status infer_variadic(ir_graph *g, ir_node *n) {
 static void emit_nary(emit_ctx *e, const ir_node *n, const char *combine, const char *finish) {
   const ir_tensor *y = n->outputs[0];
   const char *ct = ir_dtype_ctype(y->dtype);
-  int64_t strides[IR_MAX_RANK];
-  emit_strides(y, strides);
   int loops = emit_loops(e, y, "d");
-  char yi[512] = "0";
-  size_t len = 0;
-  for (int d = 0; d < y->rank; d++)
-    len += (size_t)snprintf(yi + len, sizeof yi - len, "%sd%d * %lld", d ? " + " : "", d,
-                            (long long)strides[d]);
+  const char *yi = emit_bcast_index(e, y, y, "d"); /* y's own linear index */
   emit_line(e, "%s acc = in0[%s];", ct, emit_bcast_index(e, n->inputs[0], y, "d"));
   for (int k = 1; k < n->n_inputs; k++) {
     emit_open(e, "%s", "");

@@ -126,14 +126,8 @@ static nn_status infer_where(ir_graph *g, ir_node *n) {
 
 static void emit_where(emit_ctx *e, const ir_node *n) {
   const ir_tensor *y = n->outputs[0];
-  int64_t strides[IR_MAX_RANK];
-  emit_strides(y, strides);
   int loops = emit_loops(e, y, "d");
-  char yi[512] = "0";
-  size_t len = 0;
-  for (int d = 0; d < y->rank; d++)
-    len += (size_t)snprintf(yi + len, sizeof yi - len, "%sd%d * %lld", d ? " + " : "", d,
-                            (long long)strides[d]);
+  const char *yi = emit_bcast_index(e, y, y, "d"); /* y's own linear index */
   emit_line(e, "out0[%s] = in0[%s] ? in1[%s] : in2[%s];", yi, emit_bcast_index(e, n->inputs[0], y, "d"),
             emit_bcast_index(e, n->inputs[1], y, "d"), emit_bcast_index(e, n->inputs[2], y, "d"));
   for (int i = 0; i < loops; i++)
