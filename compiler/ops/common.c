@@ -393,3 +393,15 @@ void plan_emit(emit_ctx *e, copy_plan p, const char *dst, const char *src, size_
   for (int d = 0; d < loops; d++)
     emit_close(e);
 }
+
+int attr_ints(ir_graph *g, const ir_node *n, const char *name, int64_t *vals, int max) {
+  const int64_t *v;
+  int k = ir_attr_ints(n, name, &v);
+  if (k > max) {
+    diag_node(g->path, n, "attribute '%s' has %d values; at most %d are allowed", name, k, max);
+    return -1;
+  }
+  for (int i = 0; i < k; i++)
+    vals[i] = v[i];
+  return k;
+}

@@ -91,4 +91,7 @@ size_t plan_add_term(char *buf, size_t len, size_t size, int d, int64_t stride);
 /* "off + i0 * s0 + i1 * s1 ..." over the first n loop variables. */
 const char *plan_offset_expr(emit_ctx *e, int64_t off, const int64_t *stride, int n);
 
+/* Integer list attribute into vals (at most max); -1 after reporting. */
+int attr_ints(ir_graph *g, const ir_node *n, const char *name, int64_t *vals, int max);
+
 #endif

@@ -6,19 +6,6 @@
 
 #include "common.h"
 
-/* Integer list attribute into vals (at most max); -1 after reporting. */
-static int attr_ints(ir_graph *g, const ir_node *n, const char *name, int64_t *vals, int max) {
-  const int64_t *v;
-  int k = ir_attr_ints(n, name, &v);
-  if (k > max) {
-    diag_node(g->path, n, "attribute '%s' has %d values; at most %d are allowed", name, k, max);
-    return -1;
-  }
-  for (int i = 0; i < k; i++)
-    vals[i] = v[i];
-  return k;
-}
-
 /* ---- Transpose ---- */
 
 static void transpose_perm(const ir_node *n, int64_t *perm) {

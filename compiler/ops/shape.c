@@ -16,19 +16,6 @@ static const char *ints_str(const int64_t *v, int n, char *buf, size_t size) {
   return buf;
 }
 
-/* Integer list attribute into vals (at most max); -1 after reporting. */
-static int attr_ints(ir_graph *g, const ir_node *n, const char *name, int64_t *vals, int max) {
-  const int64_t *v;
-  int k = ir_attr_ints(n, name, &v);
-  if (k > max) {
-    diag_node(g->path, n, "attribute '%s' has %d values; at most %d are allowed", name, k, max);
-    return -1;
-  }
-  for (int i = 0; i < k; i++)
-    vals[i] = v[i];
-  return k;
-}
-
 /* ---- views: output 0 holds input 0's bytes under another shape ---- */
 
 static nn_status fold_copy(ir_graph *g, ir_node *n) {
