@@ -49,14 +49,9 @@ int cmd_compile(int argc, char **argv) {
       *(a[1] == 'o' ? &out : &prefix) = argv[++i];
     } else if (strcmp(a, "--no-openmp") == 0) {
       openmp = false;
-    } else if (a[0] == '-') {
+    } else {
       diag_error(NULL, "unknown option '%s' (see nncc --help)", a);
       return 1;
-    } else if (o.model) {
-      diag_error(NULL, "more than one model given ('%s' and '%s')", o.model, a);
-      return 1;
-    } else {
-      o.model = a;
     }
   }
   if (!o.model) {

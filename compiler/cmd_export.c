@@ -25,14 +25,9 @@ int cmd_export(int argc, char **argv) {
         return 1;
       }
       out = argv[++i];
-    } else if (a[0] == '-') {
+    } else {
       diag_error(NULL, "export: unknown option '%s' (see nncc --help)", a);
       return 1;
-    } else if (o.model) {
-      diag_error(NULL, "export: more than one model given ('%s' and '%s')", o.model, a);
-      return 1;
-    } else {
-      o.model = a;
     }
   }
   if (!o.model || !out) {

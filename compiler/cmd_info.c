@@ -37,9 +37,7 @@ int cmd_info(int argc, char **argv) {
     int took = driver_parse_common(&o, argc, argv, &i);
     if (took < 0)
       return 1;
-    if (!took && argv[i][0] != '-' && !o.model)
-      o.model = argv[i];
-    else if (!took) {
+    if (!took) {
       diag_error(NULL, "info: unexpected argument '%s'", argv[i]);
       return 1;
     }

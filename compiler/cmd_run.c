@@ -277,8 +277,6 @@ int cmd_run(int argc, char **argv) {
       }
     } else if (strcmp(a, "--keep") == 0) {
       keep = true;
-    } else if (a[0] != '-' && !o.model) {
-      o.model = a;
     } else {
       diag_error(NULL, "run: unknown or incomplete option '%s' (see nncc --help)", a);
       return 1;

@@ -66,6 +66,14 @@ int driver_parse_common(driver_options *o, int argc, char **argv, int *i) {
     }
     return driver_parse_shape(v, &o->shapes[o->n_shapes++]) == NN_OK ? 1 : -1;
   }
+  if (a[0] != '-') { /* the model: one positional argument */
+    if (o->model) {
+      diag_error(NULL, "more than one model given ('%s' and '%s')", o->model, a);
+      return -1;
+    }
+    o->model = a;
+    return 1;
+  }
   return 0;
 }
 

@@ -20,8 +20,9 @@ typedef struct driver_options {
   bool onnx_level; /* run only the passes that keep the graph plain ONNX */
 } driver_options;
 
-/* Tries to take argv[*i] (and its value) as a shared option; returns 1 when
- * taken, 0 when not ours, -1 on a malformed option (reported). */
+/* Tries to take argv[*i] (and its value) as a shared option or as the model
+ * (the one positional argument); returns 1 when taken, 0 when not ours, -1
+ * on a malformed option or a second model (reported). */
 int driver_parse_common(driver_options *o, int argc, char **argv, int *i);
 /* Parses "NAME=2x3x4" into b; reports and returns NN_ERR when malformed. */
 nn_status driver_parse_shape(const char *arg, shape_binding *b);
