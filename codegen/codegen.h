@@ -11,6 +11,9 @@ typedef struct cg_options {
   const char *header_name; /* how the .c includes the .h, e.g. "model.h" */
   const char *command;     /* the nncc command line, for the banner */
   bool openmp;             /* mark heavy loops for OpenMP */
+  /* After each node the model calls PREFIX_trace(k, data, bytes) for its
+   * k-th computed tensor (`nncc run --trace`); the harness writes them out. */
+  bool trace;
 } cg_options;
 
 /* Writes the inference source and its header. */

@@ -20,6 +20,25 @@ void cg_emit_harness(const ir_graph *g, const cg_options *o, cbuf *b) {
     cb_raw(b, "%zu, ", ir_bytes(g->outputs[i]));
   cb_raw(b, "0};\n\n");
   cb_line(b, "enum { NIN = %d, NOUT = %d };", g->n_inputs, g->n_outputs);
+  if (o->trace) {
+    cb_line(b, "%s", "");
+    cb_line(b, "/* The first run writes each computed tensor to $NNCC_TRACE_DIR/t<k>.bin. */");
+    cb_line(b, "static int tracing;");
+    cb_line(b, "void %s_trace(int k, const void *data, unsigned long bytes);", P);
+    cb_line(b, "void %s_trace(int k, const void *data, unsigned long bytes) {", P);
+    cb_raw(b, "%s",
+           "  const char *dir = getenv(\"NNCC_TRACE_DIR\");\n"
+           "  char path[4096];\n"
+           "  if (!tracing || !dir)\n"
+           "    return;\n"
+           "  snprintf(path, sizeof path, \"%s/t%d.bin\", dir, k);\n"
+           "  FILE *f = fopen(path, \"wb\");\n"
+           "  if (!f || fwrite(data, 1, bytes, f) != bytes || fclose(f) != 0) {\n"
+           "    fprintf(stderr, \"cannot write %s\\n\", path);\n"
+           "    exit(1);\n"
+           "  }\n"
+           "}\n");
+  }
   cb_raw(b, "%s",
          "\n"
          "static double now_ms(void) {\n"
@@ -56,7 +75,11 @@ void cg_emit_harness(const ir_graph *g, const cg_options *o, cbuf *b) {
          "    fprintf(stderr, \"out of memory\\n\");\n"
          "    return 1;\n"
          "  }\n");
+  if (o->trace)
+    cb_line(b, "  tracing = 1;");
   cb_line(b, "  %s_run_v((const void *const *)in, out, arena);", P);
+  if (o->trace)
+    cb_line(b, "  tracing = 0;");
   cb_raw(b, "%s",
          "  if (repeat > 0) {\n"
          "    double *ms = calloc((size_t)repeat, sizeof *ms);\n"

@@ -19,6 +19,7 @@ typedef struct module {
   const char **param_of; /* per graph input then output: its C parameter name */
   bool *weight_used;     /* by tensor id: some node function reads it */
   int64_t weight_bytes;  /* blob size; weights get offsets on first use */
+  int traced;            /* tensors handed to PREFIX_trace so far */
 } module;
 
 static const char *tensor_param(const module *m, const ir_tensor *t) {
@@ -107,6 +108,11 @@ static void emit_prelude(cbuf *c, const module *m) {
   cb_line(c, "#define NN_PARALLEL_FOR");
   cb_line(c, "#endif");
   cb_line(c, "%s", "");
+  if (m->o->trace) {
+    cb_line(c, "/* Defined by the tracing harness: sees each computed tensor once. */");
+    cb_line(c, "void %s_trace(int k, const void *data, unsigned long bytes);", m->o->prefix);
+    cb_line(c, "%s", "");
+  }
 }
 
 /* The weight blob as one string literal: compilers parse strings far faster
@@ -225,6 +231,10 @@ static void emit_node(cbuf *c, cbuf *call, module *m, int index, const ir_node *
     cb_bytes(c, body.data, body.len);
   cb_raw(c, "}\n\n");
   cb_raw(call, ");\n");
+  for (int k = 0; m->o->trace && k < n->n_outputs; k++)
+    if (n->outputs[k])
+      cb_raw(call, "%s_trace(%d, %s, %zu);\n", m->o->prefix, m->traced++,
+             storage(m, n->outputs[k], true), ir_bytes(n->outputs[k]));
   cb_free(&body);
 }
 

@@ -167,9 +167,9 @@ static nn_status build(const ir_graph *g, const char *dir, mem_arena *mem) {
   return NN_OK;
 }
 
-static nn_status emit_program(ir_graph *g, const char *dir, mem_arena *mem) {
+static nn_status emit_program(ir_graph *g, const char *dir, bool trace, mem_arena *mem) {
   cg_options co = {.prefix = "model", .header_name = "model.h", .command = "nncc run",
-                   .openmp = true};
+                   .openmp = true, .trace = trace};
   cbuf c, h, m;
   cb_init(&c);
   cb_init(&h);
@@ -227,6 +227,58 @@ static nn_status execute(ir_graph *g, const char *dir, ir_tensor **data, int rep
   return NN_OK;
 }
 
+/* A file name for a tensor: its name with anything but [A-Za-z0-9_.-] as '_'. */
+static char *file_stem(mem_arena *mem, const char *name) {
+  char *s = mem_strdup(mem, name && *name ? name : "unnamed");
+  for (char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '_' || *p == '.' || *p == '-'))
+      *p = '_';
+  return s;
+}
+
+/* Turns the program's raw dumps (dir/t<k>.bin, one per computed tensor in
+ * schedule order) into out_dir/<k>_<tensor>.npy and an index, trace.tsv. */
+static nn_status write_trace(const ir_graph *g, const char *dir, const char *out_dir,
+                             mem_arena *mem) {
+  const char *index_path = mem_printf(mem, "%s/trace.tsv", out_dir);
+  FILE *index = fopen(index_path, "w");
+  if (!index)
+    return diag_error(index_path, "cannot write: %s", strerror(errno));
+  fprintf(index, "k\tnode\top\ttensor\tdtype\tshape\tfile\n");
+  nn_status st = NN_OK;
+  int k = 0;
+  for (int i = 0; i < g->n_nodes && st == NN_OK; i++) {
+    const ir_node *n = g->nodes[i];
+    for (int o = 0; o < n->n_outputs && st == NN_OK; o++) {
+      const ir_tensor *t = n->outputs[o];
+      if (!t)
+        continue;
+      const char *raw = mem_printf(mem, "%s/t%d.bin", dir, k);
+      size_t size;
+      unsigned char *bytes = file_read(raw, &size);
+      const char *npy = mem_printf(mem, "%04d_%s.npy", k, file_stem(mem, t->name));
+      char shape[256];
+      if (!bytes)
+        st = NN_ERR;
+      else if (size != ir_bytes(t))
+        st = diag_error(g->path, "trace of '%s': %zu bytes, expected %zu", t->name, size, ir_bytes(t));
+      else
+        st = npy_write(mem_printf(mem, "%s/%s", out_dir, npy), t, bytes);
+      free(bytes);
+      remove(raw);
+      fprintf(index, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", k, n->name, n->op_type, t->name,
+              ir_dtype_name(t->dtype), ir_shape_str(t, shape, sizeof shape), npy);
+      k++;
+    }
+  }
+  if (fclose(index) != 0 && st == NN_OK)
+    st = diag_error(index_path, "cannot write: %s", strerror(errno));
+  if (st == NN_OK)
+    fprintf(stderr, "nncc: traced %d tensors into %s (index: trace.tsv)\n", k, out_dir);
+  return st;
+}
+
 static void remove_dir(const char *dir, mem_arena *mem) {
   const char *files[] = {"model.c", "model.h", "main.c", "prog", "build.log"};
   for (size_t i = 0; i < sizeof files / sizeof *files; i++)
@@ -245,7 +297,7 @@ int cmd_run(int argc, char **argv) {
   driver_options o = {.opt_level = 2};
   run_input inputs[256];
   int n_in = 0, repeat = 0;
-  const char *out_dir = NULL, *threads = NULL;
+  const char *out_dir = NULL, *threads = NULL, *trace_dir = NULL;
   bool keep = false;
   for (int i = 1; i < argc; i++) {
     int took = driver_parse_common(&o, argc, argv, &i);
@@ -263,6 +315,8 @@ int cmd_run(int argc, char **argv) {
       inputs[n_in++].path = eq ? eq + 1 : v;
     } else if (strcmp(a, "--output-dir") == 0 && has_value) {
       out_dir = argv[++i];
+    } else if (strcmp(a, "--trace") == 0 && has_value) {
+      trace_dir = argv[++i];
     } else if (strcmp(a, "--repeat") == 0 && has_value) {
       repeat = atoi(argv[++i]);
       if (repeat <= 0) {
@@ -296,21 +350,27 @@ int cmd_run(int argc, char **argv) {
                          .dump_after = o.dump_after};
   if (pipeline_run(g, &po) != NN_OK)
     return 1;
-  if (out_dir && mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
-    diag_error(out_dir, "cannot create directory: %s", strerror(errno));
-    return 1;
-  }
+  const char *dirs[] = {out_dir, trace_dir};
+  for (int d = 0; d < 2; d++)
+    if (dirs[d] && mkdir(dirs[d], 0755) != 0 && errno != EEXIST) {
+      diag_error(dirs[d], "cannot create directory: %s", strerror(errno));
+      return 1;
+    }
   const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   char *dir = mem_printf(mem, "%s/nncc-run-XXXXXX", tmp);
   if (!mkdtemp(dir)) {
     diag_error(dir, "cannot create a build directory: %s", strerror(errno));
     return 1;
   }
-  nn_status st = emit_program(g, dir, mem);
+  nn_status st = emit_program(g, dir, trace_dir != NULL, mem);
   if (st == NN_OK)
     st = build(g, dir, mem);
+  if (trace_dir)
+    setenv("NNCC_TRACE_DIR", dir, 1);
   if (st == NN_OK)
     st = execute(g, dir, data, repeat, threads, out_dir, mem);
+  if (st == NN_OK && trace_dir)
+    st = write_trace(g, dir, trace_dir, mem);
   if (keep || st != NN_OK)
     fprintf(stderr, "nncc: build directory kept: %s\n", dir);
   else

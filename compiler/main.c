@@ -33,6 +33,8 @@ static const char usage[] =
     "  --input [NAME=]FILE     input from a TensorProto .pb or a .npy file; without\n"
     "                          NAME=, inputs are taken in the graph's order\n"
     "  --output-dir DIR        write DIR/output_<i>.npy (else print a summary)\n"
+    "  --trace DIR             write every computed tensor as DIR/<k>_<tensor>.npy,\n"
+    "                          in schedule order, indexed by DIR/trace.tsv\n"
     "  --repeat N              also time N runs after a warm-up: median_ms=<value>\n"
     "  --threads T             OpenMP threads (default: OpenMP's own)\n"
     "  --keep                  keep the build directory and say where it is\n"
