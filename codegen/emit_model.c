@@ -82,8 +82,9 @@ static void emit_header(cbuf *h, const module *m) {
     shape_comment(h, m, "input ", i, g->inputs[i]);
   for (int i = 0; i < g->n_outputs; i++)
     shape_comment(h, m, "output", i, g->outputs[i]);
-  cb_line(h, " * arena: %s_ARENA_BYTES bytes aligned to %s_ARENA_ALIGN, or NULL for a", guard, guard);
-  cb_line(h, " * per-thread default. Calls on distinct arenas may run concurrently.");
+  cb_line(h, " * arena: %s_ARENA_BYTES bytes aligned to %s_ARENA_ALIGN, or NULL for the", guard, guard);
+  cb_line(h, " * model's static arena (one call at a time). Calls on distinct arenas may");
+  cb_line(h, " * run concurrently.");
   cb_line(h, " * Returns 0. Never allocates. */");
   prototype(h, m);
   cb_raw(h, ";\n\n");
@@ -241,7 +242,9 @@ static void emit_node(cbuf *c, cbuf *call, module *m, int index, const ir_node *
 static void emit_entry(cbuf *c, const cbuf *calls, const module *m) {
   const ir_graph *g = m->g;
   const char *P = m->o->prefix;
-  cb_line(c, "static _Thread_local _Alignas(64) unsigned char default_arena[%lld];",
+  /* Static, not _Thread_local: glibc carves every thread's static TLS out of
+   * its stack, so a large per-thread arena overflows OpenMP workers' stacks. */
+  cb_line(c, "static _Alignas(64) unsigned char default_arena[%lld];",
           (long long)(g->arena_bytes ? g->arena_bytes : 1));
   cb_line(c, "%s", "");
   prototype(c, m);
