@@ -102,16 +102,14 @@ static ir_tensor *attr_tensor(loader *L, const ir_node *n, const Onnx__TensorPro
   return t;
 }
 
-static void load_attrs(loader *L, ir_node *n, const Onnx__NodeProto *np) {
-  n->n_attrs = (int)np->n_attribute;
-  n->attrs = mem_alloc(L->g->mem, sizeof *n->attrs * (np->n_attribute + 1));
-  for (size_t i = 0; i < np->n_attribute; i++) {
-    const Onnx__AttributeProto *ap = np->attribute[i];
+static void load_attrs(loader *L, ir_node *n, const onnx_flat_node *fn) {
+  n->n_attrs = (int)fn->n_attribute;
+  n->attrs = mem_alloc(L->g->mem, sizeof *n->attrs * (fn->n_attribute + 1));
+  for (size_t i = 0; i < fn->n_attribute; i++) {
+    const Onnx__AttributeProto *ap = fn->attrs[i];
     ir_attr *a = &n->attrs[i];
-    a->name = mem_strdup(L->g->mem, ap->name ? ap->name : "");
+    a->name = mem_strdup(L->g->mem, fn->attr_names[i]);
     a->type = IR_ATTR_OTHER;
-    if (ap->ref_attr_name && ap->ref_attr_name[0])
-      continue; /* only meaningful inside functions */
     switch (ap->type) {
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: a->type = IR_ATTR_FLOAT; a->f = ap->f; break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: a->type = IR_ATTR_INT; a->i = ap->i; break;
@@ -167,19 +165,21 @@ static ir_tensor *resolve_input(loader *L, const ir_node *n, const char *name, s
   return t;
 }
 
-static void load_nodes(loader *L, const Onnx__GraphProto *gp) {
+static void load_nodes(loader *L) {
+  size_t n_nodes = 0;
+  onnx_flat_node *flat = onnx_flatten_graph(L->path, L->g->mem, L->model, &n_nodes, &L->errors);
   /* Outputs first, so inputs resolve whatever order the file lists nodes in. */
-  ir_node **nodes = xmalloc(sizeof *nodes * (gp->n_node + 1));
-  for (size_t i = 0; i < gp->n_node; i++) {
-    const Onnx__NodeProto *np = gp->node[i];
-    ir_node *n = ir_node_new(L->g, np->op_type ? np->op_type : "", (int)np->n_input, (int)np->n_output);
+  ir_node **nodes = xmalloc(sizeof *nodes * (n_nodes + 1));
+  for (size_t i = 0; i < n_nodes; i++) {
+    const onnx_flat_node *fn = &flat[i];
+    ir_node *n = ir_node_new(L->g, fn->op_type, (int)fn->n_input, (int)fn->n_output);
     nodes[i] = n;
-    n->name = mem_strdup(L->g->mem, np->name ? np->name : "");
-    n->domain = mem_strdup(L->g->mem, np->domain ? np->domain : "");
-    n->opset = opset_of(L->model, n->domain);
-    load_attrs(L, n, np);
-    for (size_t k = 0; k < np->n_output; k++) {
-      const char *name = np->output[k];
+    n->name = mem_strdup(L->g->mem, fn->name);
+    n->domain = mem_strdup(L->g->mem, fn->domain);
+    n->opset = fn->opset ? fn->opset : opset_of(L->model, n->domain);
+    load_attrs(L, n, fn);
+    for (size_t k = 0; k < fn->n_output; k++) {
+      const char *name = fn->outputs[k];
       if (!name || !name[0])
         continue;
       if (ir_tensor_find(L->g, name)) {
@@ -190,9 +190,9 @@ static void load_nodes(loader *L, const Onnx__GraphProto *gp) {
       n->outputs[k] = ir_tensor_new(L->g, name);
     }
   }
-  for (size_t i = 0; i < gp->n_node; i++)
-    for (size_t k = 0; k < gp->node[i]->n_input; k++)
-      nodes[i]->inputs[k] = resolve_input(L, nodes[i], gp->node[i]->input[k], k);
+  for (size_t i = 0; i < n_nodes; i++)
+    for (size_t k = 0; k < flat[i].n_input; k++)
+      nodes[i]->inputs[k] = resolve_input(L, nodes[i], flat[i].inputs[k], k);
   free(nodes);
 }
 
@@ -244,7 +244,7 @@ ir_graph *onnx_load(const char *path, mem_arena *mem) {
   L.g->inputs = mem_alloc(mem, sizeof *L.g->inputs * (model->graph->n_input + 1));
   for (size_t i = 0; i < model->graph->n_input; i++)
     load_input(&L, model->graph->input[i]);
-  load_nodes(&L, model->graph);
+  load_nodes(&L);
   load_outputs(&L, model->graph);
   onnx__model_proto__free_unpacked(model, NULL);
   if (L.errors == 0 && ir_schedule(L.g) != NN_OK)
