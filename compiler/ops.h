@@ -52,7 +52,9 @@ typedef struct op_def {
   X(attention)                                                                 \
   X(select)                                                                    \
   X(indexing)                                                                  \
-  X(recurrent)
+  X(recurrent)                                                                 \
+  X(ml)                                                                        \
+  X(kv_cache)
 
 #define X(family) extern const op_def op_family_##family[];
 OP_FAMILIES(X)
