@@ -42,8 +42,12 @@ static void banner(cbuf *b, const module *m, const char *what) {
 
 static void shape_comment(cbuf *b, const module *m, const char *role, int i, const ir_tensor *t) {
   char shape[256];
-  cb_line(b, " *   %s %d \"%s\": %s %s", role, i, names_comment(m->g->mem, t->name),
-          ir_dtype_name(t->dtype), ir_shape_str(t, shape, sizeof shape));
+  cb_line(b, " *   %s %d \"%s\": %s %s%s", role, i, names_comment(m->g->mem, t->name),
+          ir_dtype_name(t->dtype), ir_shape_str(t, shape, sizeof shape),
+          t->bounded ? " at most: its actual dims go to" : "");
+  if (t->bounded) /* the companion is listed among the outputs */
+    cb_line(b, " *     \"%s\", and the data fills the front of the buffer densely in them",
+            names_comment(m->g->mem, t->actual_shape->name));
 }
 
 /* The prototype of the entry point, without the trailing ';' or body. */

@@ -186,6 +186,35 @@ static nn_status emit_program(ir_graph *g, const char *dir, bool trace, mem_aren
   return st;
 }
 
+static bool is_actual_shape(const ir_graph *g, const ir_tensor *t) {
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i]->actual_shape == t)
+      return true;
+  return false;
+}
+
+/* A bounded output's dims as the program found them (its companion output's
+ * file), checked against the bounds. */
+static nn_status actual_dims(const ir_graph *g, ir_tensor *t, const char *const *out_paths) {
+  int j = 0;
+  while (g->outputs[j] != t->actual_shape)
+    j++;
+  size_t size;
+  int64_t *dims = (int64_t *)file_read(out_paths[j], &size);
+  if (!dims)
+    return NN_ERR;
+  nn_status st = NN_OK;
+  for (int d = 0; d < t->rank && st == NN_OK; d++)
+    if (size != sizeof *dims * (size_t)t->rank || dims[d] < 0 || dims[d] > t->dims[d])
+      st = diag_error(g->path, "output '%s': the program reported dimension %d as %lld, outside "
+                      "[0, %lld]", t->name, d, (long long)dims[d], (long long)t->dims[d]);
+    else
+      t->dims[d] = dims[d];
+  t->bounded = false;
+  free(dims);
+  return st;
+}
+
 static nn_status execute(ir_graph *g, const char *dir, ir_tensor **data, int repeat,
                          const char *threads, const char *out_dir, mem_arena *mem) {
   char *args[8 + 2 * 256];
@@ -208,18 +237,25 @@ static nn_status execute(ir_graph *g, const char *dir, ir_tensor **data, int rep
   if (rc != 0)
     return diag_error(g->path, "the built program failed (exit status %d)", rc);
   for (int i = 0; i < g->n_outputs; i++) {
+    if (is_actual_shape(g, g->outputs[i]))
+      continue; /* read with the output it describes */
     size_t size;
     unsigned char *bytes = file_read(args[2 + g->n_inputs + i], &size);
     if (!bytes)
       return NN_ERR;
+    ir_tensor view = *g->outputs[i];
     nn_status st = NN_OK;
     if (size != ir_bytes(g->outputs[i]))
       st = diag_error(g->path, "output %d: program wrote %zu bytes, expected %zu", i, size,
                       ir_bytes(g->outputs[i]));
+    else if (view.actual_shape)
+      st = actual_dims(g, &view, (const char *const *)args + 2 + g->n_inputs);
+    if (st != NN_OK)
+      ;
     else if (out_dir)
-      st = npy_write(mem_printf(mem, "%s/output_%d.npy", out_dir, i), g->outputs[i], bytes);
+      st = npy_write(mem_printf(mem, "%s/output_%d.npy", out_dir, i), &view, bytes);
     else
-      print_output(g->outputs[i], bytes);
+      print_output(&view, bytes);
     free(bytes);
     if (st != NN_OK)
       return st;

@@ -52,6 +52,12 @@ typedef struct ir_tensor {
   bool shaped;                   /* dtype and dims are known */
   ir_kind kind;
   bool is_output;                /* a graph output: written to the caller's buffer */
+  /* Data-dependent shape (NonZero, Unique...): dims are upper bounds, the
+   * actual dims are known at run time only; such a tensor may only be a
+   * graph output. `actual_shape` (pass_bounded.c) is the int64[rank] output
+   * the producing node writes them into; the data is dense in those dims. */
+  bool bounded;
+  struct ir_tensor *actual_shape;
   void *data;                    /* IR_WEIGHT: numel * dtype size bytes */
   int64_t offset;                /* arena offset (planner) or weight blob offset (codegen) */
 } ir_tensor;

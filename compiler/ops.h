@@ -54,7 +54,8 @@ typedef struct op_def {
   X(indexing)                                                                  \
   X(recurrent)                                                                 \
   X(ml)                                                                        \
-  X(kv_cache)
+  X(kv_cache)                                                                  \
+  X(data_dependent)
 
 #define X(family) extern const op_def op_family_##family[];
 OP_FAMILIES(X)

@@ -60,6 +60,17 @@ static nn_status check_const_ports(ir_graph *g, const ir_node *n) {
   return st;
 }
 
+/* A value whose shape is known only at run time cannot feed another node:
+ * every shape here is a compile-time literal. */
+static nn_status check_bounded_inputs(ir_graph *g, const ir_node *n) {
+  nn_status st = NN_OK;
+  for (int k = 0; k < n->n_inputs; k++)
+    if (n->inputs[k] && n->inputs[k]->bounded)
+      st = diag_node(g->path, n, "input %d ('%s') has a data-dependent shape; nncc supports such "
+                     "values only as graph outputs", k, n->inputs[k]->name);
+  return st;
+}
+
 nn_status pass_infer(ir_graph *g) {
   nn_status st = NN_OK;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -71,7 +82,8 @@ nn_status pass_infer(ir_graph *g) {
       continue;
     }
     int before = diag_error_count();
-    if (check_const_ports(g, n) != NN_OK || n->op->infer(g, n) != NN_OK ||
+    if (check_bounded_inputs(g, n) != NN_OK || check_const_ports(g, n) != NN_OK ||
+        n->op->infer(g, n) != NN_OK ||
         diag_error_count() > before) {
       st = NN_ERR;
       continue;

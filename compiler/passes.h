@@ -29,6 +29,8 @@ nn_status pass_resolve_ops(ir_graph *g);
 nn_status pass_infer(ir_graph *g);
 nn_status pass_fold_node(ir_graph *g, ir_node *n);
 nn_status pass_dce(ir_graph *g);
+/* Gives every bounded graph output its actual-shape companion output. */
+nn_status pass_bounded(ir_graph *g);
 /* 16-bit floats computed in float32 (pass_widen.c): Casts inserted in front of
  * node pos / behind it once its outputs are shaped; return how many. */
 int widen_inputs(ir_graph *g, int pos);
