@@ -55,7 +55,8 @@ typedef struct op_def {
   X(recurrent)                                                                 \
   X(ml)                                                                        \
   X(kv_cache)                                                                  \
-  X(data_dependent)
+  X(data_dependent)                                                            \
+  X(preview_training)
 
 #define X(family) extern const op_def op_family_##family[];
 OP_FAMILIES(X)
