@@ -16,6 +16,12 @@ typedef struct cg_options {
   bool trace;
 } cg_options;
 
+struct ad_result;
+
+/* Writes the training module (docs/training.md) of a graph autodiff has
+ * run on, and its header. */
+nn_status cg_emit_train(ir_graph *g, const struct ad_result *r, const cg_options *o, cbuf *c_out,
+                        cbuf *h_out);
 /* Writes the inference source and its header. */
 nn_status cg_emit_model(ir_graph *g, const cg_options *o, cbuf *c_out, cbuf *h_out);
 /* Writes a main() that reads raw inputs, runs the model, writes raw outputs

@@ -1,4 +1,4 @@
-/* The 16-bit float conversions the generated code needs, written into the
+/* The 16-bit (and 8/4-bit) float conversions the generated code needs, written into the
  * prelude of models whose code calls them (only those: clang warns about
  * unused static inline functions). They mirror
  * compiler/half.c bit for bit, so folded and run-time casts agree. */
@@ -43,6 +43,63 @@ static const struct {
      "  uint32_t u = nn_float_to_bits(f);\n"
      "  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);\n"
      "  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);\n"
+     "}\n"},
+    /* 8- and 4-bit floats, mirroring compiler/narrow.c; the trailing
+     * arguments come from narrow_c_params. */
+    {"nn_small_to_float", NULL, NULL,
+     "static inline float nn_small_to_float(unsigned b, int mbits, int bias, unsigned sign,\n"
+     "                                      unsigned max, int kind) {\n"
+     "  unsigned mag = b & (sign - 1), e = mag >> mbits, m = mag & ((1u << mbits) - 1);\n"
+     "  float v;\n"
+     "  (void)max;\n"
+     "  if ((kind == 1 && b == 0x80) || (kind == 0 && mag == 0x7f) || (kind == 2 && mag > 0x7c))\n"
+     "    return NAN;\n"
+     "  if (kind == 2 && mag == 0x7c) v = INFINITY;\n"
+     "  else if (e) v = ldexpf((float)((1u << mbits) | m), (int)e - bias - mbits);\n"
+     "  else v = ldexpf((float)m, 1 - bias - mbits);\n"
+     "  return b & sign ? -v : v;\n"
+     "}\n"},
+    {"nn_round_even", NULL, NULL,
+     "static inline double nn_round_even(double v) {\n"
+     "  double fl = floor(v), rest = v - fl;\n"
+     "  if (rest > 0.5 || (rest == 0.5 && fmod(fl, 2.0) != 0.0)) fl += 1.0;\n"
+     "  return fl;\n"
+     "}\n"},
+    {"nn_float_to_small", "nn_round_even", NULL,
+     "static inline uint8_t nn_float_to_small(float x, int mbits, int bias, unsigned sign,\n"
+     "                                        unsigned max, int kind, int saturate) {\n"
+     "  unsigned s = signbit(x) ? sign : 0, code;\n"
+     "  unsigned nan = kind == 1 ? 0x80 : kind == 2 ? s | 0x7e : kind == 3 ? 0 : s | 0x7f;\n"
+     "  if (kind == 3) saturate = 1;\n"
+     "  if (isnan(x)) return (uint8_t)nan;\n"
+     "  double a = fabs((double)x);\n"
+     "  int emin = 1 - bias, e;\n"
+     "  if (isinf(a)) {\n"
+     "    code = max + 1;\n"
+     "  } else if (a < ldexp(1.0, emin)) {\n"
+     "    code = (unsigned)nn_round_even(ldexp(a, mbits - emin));\n"
+     "  } else {\n"
+     "    frexp(a, &e);\n"
+     "    if (e - 1 + bias > 255) code = max + 1;\n"
+     "    else code = ((unsigned)(e - 2 + bias) << mbits) + (unsigned)nn_round_even(ldexp(a, mbits - e + 1));\n"
+     "  }\n"
+     "  if (code > max) {\n"
+     "    if (!saturate) return (uint8_t)(kind == 2 ? s | 0x7c : nan);\n"
+     "    code = max;\n"
+     "  }\n"
+     "  if (kind == 1 && code == 0) return 0;\n"
+     "  return (uint8_t)(s | code);\n"
+     "}\n"},
+    {"nn_e8m0_to_float", NULL, NULL,
+     "static inline float nn_e8m0_to_float(uint8_t b) { return b == 0xff ? NAN : ldexpf(1.0f, (int)b - 127); }\n"},
+    {"nn_float_to_e8m0", "nn_float_to_bits", NULL,
+     "static inline uint8_t nn_float_to_e8m0(float x, int saturate, int mode) {\n"
+     "  uint32_t u = nn_float_to_bits(x), e = (u >> 23) & 0xff;\n"
+     "  int up = mode == 2 ? (u & 0x400000) && ((u & 0x3fffff) || e > 0)\n"
+     "         : mode == 0 ? (u & 0x4fffff) != 0 : 0;\n"
+     "  if (e == 0xff) return 0xff;\n"
+     "  if (up && saturate && e == 0xfe) up = 0;\n"
+     "  return (uint8_t)(e + (uint32_t)up);\n"
      "}\n"},
 };
 

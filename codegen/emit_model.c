@@ -86,6 +86,11 @@ static void emit_header(cbuf *h, const module *m) {
     shape_comment(h, m, "input ", i, g->inputs[i]);
   for (int i = 0; i < g->n_outputs; i++)
     shape_comment(h, m, "output", i, g->outputs[i]);
+  if (g->sequence_io) { /* compiler/ops/sequence.c */
+    cb_line(h, " * Sequences and optionals pass element by element: element j of the model's");
+    cb_line(h, " * sequence \"x\" is \"x.j\" (nested: \"x.j.k\"), a present optional is its value,");
+    cb_line(h, " * an absent one has no parameter.");
+  }
   cb_line(h, " * arena: %s_ARENA_BYTES bytes aligned to %s_ARENA_ALIGN, or NULL for the", guard, guard);
   cb_line(h, " * model's static arena (one call at a time). Calls on distinct arenas may");
   cb_line(h, " * run concurrently.");

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "codegen.h"
+#include "control.h"
 #include "driver.h"
 #include "file.h"
 #include "npy.h"
@@ -48,11 +49,76 @@ static int spawn(char **args, const char *log, const char *threads) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The tensors of a sequence or optional value, in order. */
+static void leaves(ir_tensor *v, ir_tensor **out, int *n) {
+  if (!v->seq)
+    out[(*n)++] = v;
+  else
+    for (int i = 0; i < v->seq->n; i++)
+      leaves(v->seq->items[i], out, n);
+}
+
+/* Sequence and optional inputs take their structure from their files
+ * (SequenceProto/OptionalProto .pb): each element becomes an input of its
+ * own (seq_bind_input), its data ready in the array returned, and the file
+ * leaves `in`. Positional --input files are named first, since the inputs
+ * move. NULL after reporting. */
+static ir_tensor **bind_sequences(ir_graph *g, run_input *in, int *n_in) {
+  if (*n_in != g->n_inputs) {
+    diag_error(g->path, "the model has %d inputs; %d given with --input", g->n_inputs, *n_in);
+    return NULL;
+  }
+  for (int i = 0; i < *n_in; i++)
+    if (!in[i].name)
+      in[i].name = g->inputs[i]->name;
+  ir_tensor **found = mem_alloc(g->mem, sizeof *found * 1024);
+  ir_tensor **where = mem_alloc(g->mem, sizeof *where * 1024);
+  int n_found = 0, kept = 0;
+  for (int i = 0; i < *n_in; i++) {
+    int k = 0;
+    while (k < g->n_inputs && strcmp(g->inputs[k]->name, in[i].name) != 0)
+      k++;
+    if (k == g->n_inputs || !g->inputs[k]->seq) {
+      in[kept++] = in[i];
+      continue;
+    }
+    ir_tensor *v = mem_alloc(g->mem, sizeof *v);
+    if (onnx_read_value_file(in[i].path, g->mem, g->inputs[k]->seq->optional, v) != NN_OK)
+      return NULL;
+    ir_tensor *vals[1024];
+    int n = 0;
+    leaves(v, vals, &n); /* counted before binding: at most 1024 elements */
+    if (n + n_found > 1024) {
+      diag_error(g->path, "input '%s': too many sequence elements for nncc run", in[i].name);
+      return NULL;
+    }
+    int count = seq_bind_input(g, k, v);
+    if (count < 0)
+      return NULL;
+    for (int j = 0; j < count; j++) {
+      where[n_found] = g->inputs[k + j];
+      found[n_found++] = vals[j];
+    }
+    diag_note("input '%s': %d tensor%s from %s, as inputs %s.0...", in[i].name, count,
+              count == 1 ? "" : "s", in[i].path, in[i].name);
+  }
+  *n_in = kept;
+  ir_tensor **data = mem_alloc(g->mem, sizeof *data * (size_t)(g->n_inputs + 1));
+  for (int j = 0; j < n_found; j++)
+    for (int k = 0; k < g->n_inputs; k++)
+      if (g->inputs[k] == where[j])
+        data[k] = found[j];
+  return data;
+}
+
 /* Matches input files to graph inputs (by name or order) and fixes open
  * dimensions from the files' shapes. */
 static nn_status bind_inputs(ir_graph *g, driver_options *o, run_input *in, int n_in,
                              ir_tensor **data) {
-  if (n_in != g->n_inputs)
+  int preset = 0; /* elements of sequences, bound already */
+  for (int k = 0; k < g->n_inputs; k++)
+    preset += data[k] != NULL;
+  if (n_in + preset != g->n_inputs)
     return diag_error(g->path, "the model has %d inputs; %d given with --input", g->n_inputs, n_in);
   for (int i = 0; i < n_in; i++) {
     int k = i;
@@ -144,27 +210,38 @@ static const char *default_cflags(void) {
   return "-O2";
 }
 
-/* Builds the program in dir: $CC $NNCC_CFLAGS -fopenmp model.c main.c -lm. */
-static nn_status build(const ir_graph *g, const char *dir, mem_arena *mem) {
+nn_status driver_build_c(const char *model_path, const char *const *sources, int n_sources,
+                         const char *const *libs, int n_libs, const char *exe, const char *log,
+                         mem_arena *mem) {
   const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
   const char *flags = getenv("NNCC_CFLAGS") ? getenv("NNCC_CFLAGS") : default_cflags();
   char *args[64];
   int n = 0;
+  if (n_sources + n_libs > 16)
+    return diag_error(model_path, "too many files to build");
   args[n++] = (char *)cc;
   char *copy = mem_strdup(mem, flags);
-  for (char *tok = strtok(copy, " \t"); tok && n < 56; tok = strtok(NULL, " \t"))
+  for (char *tok = strtok(copy, " \t"); tok && n < 40; tok = strtok(NULL, " \t"))
     args[n++] = tok;
   args[n++] = "-fopenmp";
   args[n++] = "-o";
-  args[n++] = path_in(mem, dir, "prog");
-  args[n++] = path_in(mem, dir, "model.c");
-  args[n++] = path_in(mem, dir, "main.c");
+  args[n++] = (char *)exe;
+  for (int i = 0; i < n_sources; i++)
+    args[n++] = (char *)sources[i];
+  for (int i = 0; i < n_libs; i++)
+    args[n++] = (char *)libs[i];
   args[n++] = "-lm";
   args[n] = NULL;
-  const char *log = path_in(mem, dir, "build.log");
   if (spawn(args, log, NULL) != 0)
-    return diag_error(g->path, "the C compiler (%s) failed on the generated code; see %s", cc, log);
+    return diag_error(model_path, "the C compiler (%s) failed on the generated code; see %s", cc, log);
   return NN_OK;
+}
+
+/* Builds the program in dir: $CC $NNCC_CFLAGS -fopenmp model.c main.c -lm. */
+static nn_status build(const ir_graph *g, const char *dir, mem_arena *mem) {
+  const char *sources[] = {path_in(mem, dir, "model.c"), path_in(mem, dir, "main.c")};
+  return driver_build_c(g->path, sources, 2, NULL, 0, path_in(mem, dir, "prog"),
+                        path_in(mem, dir, "build.log"), mem);
 }
 
 static nn_status emit_program(ir_graph *g, const char *dir, bool trace, mem_arena *mem) {
@@ -184,6 +261,32 @@ static nn_status emit_program(ir_graph *g, const char *dir, bool trace, mem_aren
   cb_free(&h);
   cb_free(&m);
   return st;
+}
+
+/* Where tensor output i goes: output_<k>.npy for model output k, or
+ * output_<k>_<j>.npy for element j of a sequence output, beside
+ * output_<k>.seq (its length) or output_<k>.none (an absent optional), the
+ * layout tests/conformance/compare.py reads. */
+static const char *output_path(const ir_graph *g, const char *dir, int i, mem_arena *mem) {
+  for (int k = 0; k < g->n_model_outputs; k++)
+    if (i >= g->out_first[k] && i < g->out_first[k] + g->out_count[k])
+      return g->out_kind[k] == 'S'
+                 ? mem_printf(mem, "%s/output_%d_%d.npy", dir, k, i - g->out_first[k])
+                 : mem_printf(mem, "%s/output_%d.npy", dir, k);
+  return mem_printf(mem, "%s/output_%d.npy", dir, i);
+}
+
+static nn_status write_markers(const ir_graph *g, const char *dir, mem_arena *mem) {
+  for (int k = 0; k < g->n_model_outputs; k++) {
+    char kind = g->out_kind[k];
+    if (kind == 'T')
+      continue;
+    const char *text = kind == 'S' ? mem_printf(mem, "%d\n", g->out_count[k]) : "";
+    if (file_write_atomic(mem_printf(mem, "%s/output_%d.%s", dir, k, kind == 'S' ? "seq" : "none"),
+                          text, strlen(text)) != NN_OK)
+      return NN_ERR;
+  }
+  return NN_OK;
 }
 
 static bool is_actual_shape(const ir_graph *g, const ir_tensor *t) {
@@ -236,6 +339,8 @@ static nn_status execute(ir_graph *g, const char *dir, ir_tensor **data, int rep
   int rc = spawn(args, NULL, threads);
   if (rc != 0)
     return diag_error(g->path, "the built program failed (exit status %d)", rc);
+  if (out_dir && write_markers(g, out_dir, mem) != NN_OK)
+    return NN_ERR;
   for (int i = 0; i < g->n_outputs; i++) {
     if (is_actual_shape(g, g->outputs[i]))
       continue; /* read with the output it describes */
@@ -253,7 +358,7 @@ static nn_status execute(ir_graph *g, const char *dir, ir_tensor **data, int rep
     if (st != NN_OK)
       ;
     else if (out_dir)
-      st = npy_write(mem_printf(mem, "%s/output_%d.npy", out_dir, i), &view, bytes);
+      st = npy_write(output_path(g, out_dir, i, mem), &view, bytes);
     else
       print_output(&view, bytes);
     free(bytes);
@@ -379,8 +484,8 @@ int cmd_run(int argc, char **argv) {
   ir_graph *g = driver_load(&o, mem);
   if (!g)
     return 1;
-  ir_tensor **data = mem_alloc(mem, sizeof *data * (size_t)(g->n_inputs + 1));
-  if (bind_inputs(g, &o, inputs, n_in, data) != NN_OK || freeze_const_inputs(g, data) != NN_OK)
+  ir_tensor **data = bind_sequences(g, inputs, &n_in);
+  if (!data || bind_inputs(g, &o, inputs, n_in, data) != NN_OK || freeze_const_inputs(g, data) != NN_OK)
     return 1;
   pipeline_options po = {.shapes = o.shapes, .n_shapes = o.n_shapes, .opt_level = o.opt_level,
                          .dump_after = o.dump_after};

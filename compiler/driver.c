@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "nn.h"
 #include "npy.h"
 #include "onnx.h"
@@ -37,8 +38,8 @@ int driver_parse_common(driver_options *o, int argc, char **argv, int *i) {
     return 1;
   }
   bool shape = strcmp(a, "--shape") == 0, dump = strcmp(a, "--dump-ir") == 0,
-       freeze = strcmp(a, "--freeze") == 0;
-  if (shape || dump || freeze) {
+       freeze = strcmp(a, "--freeze") == 0, pick = strcmp(a, "--model") == 0;
+  if (shape || dump || freeze || pick) {
     if (*i + 1 >= argc) {
       diag_error(NULL, "%s needs a value", a);
       return -1;
@@ -46,6 +47,10 @@ int driver_parse_common(driver_options *o, int argc, char **argv, int *i) {
     const char *v = argv[++*i];
     if (dump) {
       o->dump_after = v;
+      return 1;
+    }
+    if (pick) {
+      o->nn_model = v;
       return 1;
     }
     if (freeze) {
@@ -105,10 +110,42 @@ nn_status driver_freeze_input(ir_graph *g, int index, const ir_tensor *value, co
   return NN_OK;
 }
 
-bool *driver_const_tensors(const ir_graph *g) {
-  bool *needed = mem_alloc(g->mem, sizeof *needed * (size_t)(g->next_id + 1));
-  for (int i = g->n_nodes - 1; i >= 0; i--) { /* consumers before producers */
-    const ir_node *n = g->nodes[i];
+/* Whether a subgraph of n (If's branches, Loop's body) builds a sequence or
+ * an optional: their structure is static, so the condition must then be
+ * known at compile time (a run-time one can only select between tensors of
+ * one shape). */
+static bool builds_sequences(const ir_node *n) {
+  for (int a = 0; a < n->n_attrs; a++) {
+    const ir_graph *sub = n->attrs[a].graph;
+    for (int i = 0; sub && i < sub->n_nodes; i++) {
+      const op_def *op = op_find(sub->nodes[i]->domain, sub->nodes[i]->op_type);
+      if (op && (op->flags & OP_TAKES_SEQUENCES) && strcmp(op->name, "If") != 0)
+        return true;
+    }
+  }
+  return false;
+}
+
+/* Whether n is an If or Loop whose condition (input 0 or 1) must be known
+ * at compile time: its subgraphs build sequences, or a Loop has scan
+ * outputs (their length would depend on it). */
+static int constant_condition(const ir_node *n) {
+  if (strcmp(n->op_type, "If") == 0)
+    return builds_sequences(n) ? 0 : -1;
+  if (strcmp(n->op_type, "Loop") != 0)
+    return -1;
+  const ir_attr *a = ir_attr_find(n, "body");
+  bool scans = a && a->graph && a->graph->n_outputs > n->n_inputs - 1;
+  return scans || builds_sequences(n) ? 1 : -1;
+}
+
+/* Marks what nodes[] need at compile time, consumers before producers.
+ * Subgraphs (If, Loop...) read outer tensors directly: their own needs, and
+ * all their outputs when the node's are needed, reach those tensors too
+ * (ids are unique across graphs, so one array serves them all). */
+static void mark_const(ir_node *const *nodes, int n_nodes, bool *needed) {
+  for (int i = n_nodes - 1; i >= 0; i--) {
+    const ir_node *n = nodes[i];
     const op_def *op = op_find(n->domain, n->op_type);
     if (!op)
       continue;
@@ -120,20 +157,71 @@ bool *driver_const_tensors(const ir_graph *g) {
     for (int k = 0; k < n->n_inputs; k++)
       if (n->inputs[k] && (out_needed || (k < 32 && (op->const_inputs & OP_CONST(k)))))
         needed[n->inputs[k]->id] = true;
+    int c = constant_condition(n);
+    if (c >= 0 && c < n->n_inputs && n->inputs[c])
+      needed[n->inputs[c]->id] = true;
+    for (int a = 0; a < n->n_attrs; a++) {
+      const ir_graph *sub = n->attrs[a].graph;
+      if (!sub)
+        continue;
+      for (int k = 0; k < sub->n_outputs && out_needed; k++)
+        needed[sub->outputs[k]->id] = true;
+      mark_const(sub->nodes, sub->n_nodes, needed);
+    }
   }
+}
+
+bool *driver_const_tensors(const ir_graph *g) {
+  bool *needed = mem_alloc(g->mem, sizeof *needed * (size_t)(g->next_id + 1));
+  mark_const(g->nodes, g->n_nodes, needed);
   return needed;
 }
 
-/* A model by its extension: .nn is nncc's own language, anything else ONNX. */
-static ir_graph *load_by_extension(const char *path, mem_arena *mem) {
+/* A model by its extension: .nn is nncc's own language, anything else ONNX
+ * (which holds one model: --model is for .nn files). */
+static ir_graph *load_by_extension(const driver_options *o, mem_arena *mem) {
+  const char *path = o->model;
   size_t n = strlen(path);
-  if (n > 3 && strcmp(path + n - 3, ".nn") == 0)
-    return nn_load(path, mem, NULL);
+  if (n > 3 && strcmp(path + n - 3, ".nn") == 0) {
+    nn_load_options nn = {.model = o->nn_model, .train = o->nn_train};
+    return nn_load(path, mem, &nn);
+  }
+  if (o->nn_model) {
+    diag_error(path, "--model %s: an ONNX file holds one model; --model picks one of a .nn file's",
+               o->nn_model);
+    return NULL;
+  }
   return onnx_load(path, mem);
 }
 
+/* The tensors of a sequence or optional value, in order. */
+static int leaves(ir_tensor *v, ir_tensor **out, int n, int max) {
+  if (!v->seq)
+    return n < max ? (out[n] = v, n + 1) : n + 1;
+  for (int i = 0; i < v->seq->n; i++)
+    n = leaves(v->seq->items[i], out, n, max);
+  return n;
+}
+
+/* A sequence or optional input compiled in: its elements become inputs
+ * (seq_bind_input), then each is frozen like a tensor input. */
+static nn_status freeze_sequence(ir_graph *g, int k, const char *path) {
+  ir_tensor *v = mem_alloc(g->mem, sizeof *v), *vals[1024];
+  if (onnx_read_value_file(path, g->mem, g->inputs[k]->seq->optional, v) != NN_OK)
+    return NN_ERR;
+  if (leaves(v, vals, 0, 1024) > 1024)
+    return diag_error(path, "too many sequence elements to compile in");
+  int count = seq_bind_input(g, k, v);
+  if (count < 0)
+    return NN_ERR;
+  for (int j = count - 1; j >= 0; j--) /* from the back: freezing shifts later inputs */
+    if (driver_freeze_input(g, k + j, vals[j], path) != NN_OK)
+      return NN_ERR;
+  return NN_OK;
+}
+
 ir_graph *driver_load(const driver_options *o, mem_arena *mem) {
-  ir_graph *g = load_by_extension(o->model, mem);
+  ir_graph *g = load_by_extension(o, mem);
   if (!g)
     return NULL;
   for (int f = 0; f < o->n_freezes; f++) {
@@ -144,6 +232,11 @@ ir_graph *driver_load(const driver_options *o, mem_arena *mem) {
     if (k == g->n_inputs) {
       diag_error(g->path, "--freeze %s: the model has no input of that name", o->freezes[f].name);
       return NULL;
+    }
+    if (g->inputs[k]->seq) {
+      if (freeze_sequence(g, k, o->freezes[f].path) != NN_OK)
+        return NULL;
+      continue;
     }
     if (driver_read_tensor(o->freezes[f].path, mem, &value) != NN_OK ||
         driver_freeze_input(g, k, &value, o->freezes[f].path) != NN_OK)

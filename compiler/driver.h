@@ -9,8 +9,11 @@ typedef struct freeze_binding {
   const char *path; /* .npy or TensorProto .pb holding its value */
 } freeze_binding;
 
+struct nn_train_config;
+
 typedef struct driver_options {
   const char *model;
+  const char *nn_model; /* --model: which model of a .nn file; NULL: the first */
   shape_binding shapes[64];
   int n_shapes;
   freeze_binding freezes[64];
@@ -18,6 +21,7 @@ typedef struct driver_options {
   int opt_level;
   const char *dump_after;
   bool onnx_level; /* run only the passes that keep the graph plain ONNX */
+  struct nn_train_config *nn_train; /* not NULL: a .nn model's train block goes here */
 } driver_options;
 
 /* Tries to take argv[*i] (and its value) as a shared option or as the model
@@ -39,10 +43,17 @@ nn_status driver_freeze_input(ir_graph *g, int index, const ir_tensor *value, co
 bool *driver_const_tensors(const ir_graph *g);
 /* Loads and runs the pipeline. NULL when errors were reported. */
 ir_graph *driver_compile(const driver_options *o, mem_arena *mem);
+/* Builds C sources into exe with $CC (default cc) and $NNCC_CFLAGS (default
+ * -O2, plus -mavx2 -mfma when the CPU has them), -fopenmp, libs and -lm; the
+ * compiler's output goes to log (compiler/cmd_run.c). */
+nn_status driver_build_c(const char *model_path, const char *const *sources, int n_sources,
+                         const char *const *libs, int n_libs, const char *exe, const char *log,
+                         mem_arena *mem);
 
 int cmd_compile(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "diag.h"
 #include "half.h"
+#include "narrow.h"
 
 const char *ir_dtype_name(ir_dtype t) {
   switch (t) {
@@ -177,6 +178,13 @@ int64_t ir_weight_int(const ir_tensor *t, int64_t i) {
   case IR_UINT32: return ((const uint32_t *)d)[i];
   case IR_UINT64: return (int64_t)((const uint64_t *)d)[i];
   case IR_FLOAT16: case IR_BFLOAT16: return (int64_t)ir_weight_float(t, i);
+  case IR_INT4: case IR_INT2: return ((const int8_t *)d)[i];
+  case IR_UINT4: case IR_UINT2: return ((const uint8_t *)d)[i];
+  case IR_FLOAT8E4M3FN: case IR_FLOAT8E4M3FNUZ: case IR_FLOAT8E5M2: case IR_FLOAT8E5M2FNUZ:
+  case IR_FLOAT4E2M1: case IR_FLOAT8E8M0: { /* NaN and Inf (no int64 value) read as 0 */
+    double v = ir_weight_float(t, i);
+    return v == v && v > -9.2e18 && v < 9.2e18 ? (int64_t)v : 0;
+  }
   case IR_UNDEFINED: break;
   }
   NN_BUG("weight of undefined dtype");
@@ -189,6 +197,9 @@ double ir_weight_float(const ir_tensor *t, int64_t i) {
   case IR_UINT64: return (double)((const uint64_t *)t->data)[i];
   case IR_FLOAT16: return half_to_float(((const uint16_t *)t->data)[i]);
   case IR_BFLOAT16: return bfloat16_to_float(((const uint16_t *)t->data)[i]);
+  case IR_FLOAT8E4M3FN: case IR_FLOAT8E4M3FNUZ: case IR_FLOAT8E5M2: case IR_FLOAT8E5M2FNUZ:
+  case IR_FLOAT4E2M1: case IR_FLOAT8E8M0:
+    return narrow_to_float(t->dtype, ((const uint8_t *)t->data)[i]);
   default: return (double)ir_weight_int(t, i);
   }
 }

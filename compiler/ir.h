@@ -28,7 +28,18 @@
   X(DOUBLE, 11, "float64", "double", 8)                                        \
   X(UINT32, 12, "uint32", "uint32_t", 4)                                       \
   X(UINT64, 13, "uint64", "uint64_t", 8)                                      \
-  X(BFLOAT16, 16, "bfloat16", "uint16_t", 2)
+  X(BFLOAT16, 16, "bfloat16", "uint16_t", 2)                                   \
+  /* 8/4/2-bit types, one element per byte (compiler/narrow.h) */              \
+  X(FLOAT8E4M3FN, 17, "float8e4m3fn", "uint8_t", 1)                            \
+  X(FLOAT8E4M3FNUZ, 18, "float8e4m3fnuz", "uint8_t", 1)                        \
+  X(FLOAT8E5M2, 19, "float8e5m2", "uint8_t", 1)                                \
+  X(FLOAT8E5M2FNUZ, 20, "float8e5m2fnuz", "uint8_t", 1)                        \
+  X(UINT4, 21, "uint4", "uint8_t", 1)                                          \
+  X(INT4, 22, "int4", "int8_t", 1)                                             \
+  X(FLOAT4E2M1, 23, "float4e2m1", "uint8_t", 1)                                \
+  X(FLOAT8E8M0, 24, "float8e8m0", "uint8_t", 1)                                \
+  X(UINT2, 25, "uint2", "uint8_t", 1)                                          \
+  X(INT2, 26, "int2", "int8_t", 1)
 
 typedef enum {
 #define X(id, num, name, ctype, size) IR_##id = num,
@@ -40,7 +51,16 @@ typedef enum {
   IR_ACTIVATION, /* produced and consumed inside the graph: lives in the arena */
   IR_INPUT,      /* supplied by the caller */
   IR_WEIGHT,     /* constant data known at compile time */
+  IR_STATE,      /* mutable data in the caller's state blob at `offset` (training);
+                    `data` holds its initial value, or NULL for zeros */
 } ir_kind;
+
+/* What a state tensor is for (the trainer's state table says it). */
+typedef enum { IR_ROLE_NONE, IR_ROLE_PARAM, IR_ROLE_GRAD, IR_ROLE_OPTIMIZER,
+               IR_ROLE_BUFFER } ir_state_role;
+
+/* Which entry point of a training module runs a node (docs/training.md). */
+typedef enum { IR_PHASE_FORWARD, IR_PHASE_BACKWARD, IR_PHASE_UPDATE } ir_phase;
 
 typedef struct ir_tensor {
   int id;                        /* unique in its graph; indexes analysis arrays */
@@ -59,8 +79,22 @@ typedef struct ir_tensor {
   bool bounded;
   struct ir_tensor *actual_shape;
   void *data;                    /* IR_WEIGHT: numel * dtype size bytes */
-  int64_t offset;                /* arena offset (planner) or weight blob offset (codegen) */
+  int64_t offset;                /* arena offset (planner), weight blob offset (codegen)
+                                    or state blob offset (state planner) */
+  bool learned;                  /* a frontend says: a weight training changes */
+  ir_state_role role;            /* IR_STATE only */
+  struct ir_seq *seq;            /* non-NULL: a sequence or optional value, not data */
 } ir_tensor;
+
+/* A sequence or optional known at compile time (compiler/ops/sequence.c):
+ * a list of tensors, each of which may itself be a sequence. Ops on them
+ * fold away during inference; only their tensor elements reach the C code. */
+typedef struct ir_seq {
+  bool optional;                 /* an optional: n is 0 (absent) or 1 */
+  int n;                         /* -1: a graph input whose length is not bound yet */
+  ir_tensor **items;
+  ir_dtype elem_dtype;           /* element type, for empty sequences */
+} ir_seq;
 
 typedef enum { IR_ATTR_FLOAT, IR_ATTR_INT, IR_ATTR_STRING, IR_ATTR_TENSOR,
                IR_ATTR_FLOATS, IR_ATTR_INTS, IR_ATTR_STRINGS, IR_ATTR_OTHER } ir_attr_type;
@@ -76,6 +110,8 @@ typedef struct ir_attr {
   int64_t *ints;
   char **strings;
   ir_tensor *t;     /* IR_ATTR_TENSOR: a weight tensor not in the graph's list */
+  struct ir_graph *graph; /* IR_ATTR_OTHER holding a subgraph (If, Loop, Scan...):
+                             its nodes read outer-scope tensors directly */
 } ir_attr;
 
 struct op_def;
@@ -92,6 +128,7 @@ typedef struct ir_node {
   ir_attr *attrs;
   bool dead;                  /* removed by a pass; dropped by ir_compact */
   ir_dtype narrow_to;         /* computed in float32 for 16-bit float inputs: outputs go back to this */
+  ir_phase phase;             /* training modules: forward, backward or update */
 } ir_node;
 
 typedef struct ir_graph {
@@ -106,6 +143,18 @@ typedef struct ir_graph {
   ir_tensor **inputs, **outputs;
   int n_inputs, n_outputs;
   int64_t arena_bytes;        /* set by the planner: activations */
+  int64_t state_bytes;        /* set by the state planner: IR_STATE tensors */
+  bool learned_known;         /* the frontend marked every learned weight (.nn) */
+  /* ONNX outputs of sequence or optional type, before they became tensor
+   * outputs (compiler/ops/sequence.c): output k of the model is
+   * outputs[out_first[k]..+out_count[k]), out_kind[k] 'T' a tensor (or a
+   * present optional's), 'S' a sequence, 'N' an absent optional. NULL when
+   * every output is a tensor. */
+  int n_model_outputs;
+  int *out_first, *out_count;
+  char *out_kind;
+  bool sequence_io;           /* some input or output was a sequence or optional */
+  struct ir_graph *parent;    /* a subgraph's enclosing graph; NULL for the model */
 } ir_graph;
 
 const char *ir_dtype_name(ir_dtype t);

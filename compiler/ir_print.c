@@ -13,6 +13,8 @@ static void tensor(FILE *out, const ir_tensor *t) {
           t->shaped ? ir_shape_str(t, shape, sizeof shape) : "");
   if (t->kind == IR_WEIGHT)
     fprintf(out, "=const");
+  if (t->kind == IR_STATE)
+    fprintf(out, "=state");
 }
 
 void ir_print(const ir_graph *g, FILE *out) {

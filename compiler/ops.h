@@ -13,7 +13,12 @@ struct emit_ctx;
 enum {
   OP_FOLD_ON_SHAPES = 1 << 0, /* fold needs only the input shapes (Shape, Size) */
   OP_ELEMENTWISE = 1 << 1,    /* output element i depends only on inputs' element i */
+  OP_UPDATES_STATE = 1 << 2,  /* writes its IR_STATE inputs in place (training); kept by dce */
+  OP_TAKES_SEQUENCES = 1 << 3, /* reads sequence/optional values (compiler/ops/sequence.c) */
+  OP_STATS_STAY_FLOAT = 1 << 4, /* 16-bit float X: only output 0 goes back to 16 bits */
 };
+
+struct ad_ctx;
 
 typedef struct op_def {
   const char *name;   /* ONNX op_type */
@@ -31,6 +36,9 @@ typedef struct op_def {
   /* Bit k: input k must be known at compile time (a shape, axes, pads...).
    * `nncc run` and --freeze compile such graph inputs in from their data. */
   unsigned const_inputs;
+  /* Optional: the gradient rule (compiler/autodiff.h). Reads the gradients of
+   * n's outputs and gives gradients to the inputs that need one. */
+  nn_status (*grad)(struct ad_ctx *ad, const ir_node *n);
 } op_def;
 
 #define OP_CONST(k) (1u << (k))
@@ -44,6 +52,9 @@ typedef struct op_def {
   X(conv)                                                                      \
   X(pool)                                                                      \
   X(normalization)                                                             \
+  X(layernorm)                                                                 \
+  X(einsum)                                                                    \
+  X(linalg)                                                                    \
   X(reduction)                                                                 \
   X(shape)                                                                     \
   X(movement)                                                                  \
@@ -53,10 +64,26 @@ typedef struct op_def {
   X(select)                                                                    \
   X(indexing)                                                                  \
   X(recurrent)                                                                 \
+  X(quantize)                                                                  \
+  X(qlinear)                                                                   \
+  X(sample)                                                                    \
+  X(signal)                                                                    \
+  X(roi)                                                                       \
+  X(conv_grad)                                                                 \
+  X(pool_grad)                                                                 \
+  X(norm_grad)                                                                 \
+  X(dropout_train)                                                             \
+  X(resize_grad)                                                               \
+  X(pad_grad)                                                                  \
+  X(recurrent_grad)                                                            \
+  X(train)                                                                     \
+  X(optimize)                                                                  \
+  X(preview_training)                                                          \
+  X(control)                                                                   \
+  X(sequence)                                                                \
   X(ml)                                                                        \
   X(kv_cache)                                                                  \
-  X(data_dependent)                                                            \
-  X(preview_training)
+  X(data_dependent)
 
 #define X(family) extern const op_def op_family_##family[];
 OP_FAMILIES(X)

@@ -34,6 +34,13 @@ nn_status pass_bind_shapes(ir_graph *g, const shape_binding *b, int n) {
   }
   for (int k = 0; k < g->n_inputs; k++) {
     ir_tensor *t = g->inputs[k];
+    if (t->seq) {
+      st = diag_error(g->path, "input '%s' is a%s: nncc needs its %s at compile time; `nncc run` "
+                      "takes it from the input file, or compile a value in with --freeze %s=FILE",
+                      t->name, t->seq->optional ? "n optional" : " sequence",
+                      t->seq->optional ? "presence and shape" : "length and shapes", t->name);
+      continue;
+    }
     bool open = t->rank < 0;
     for (int d = 0; d < t->rank; d++)
       open |= t->dims[d] < 0;

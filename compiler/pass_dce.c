@@ -1,5 +1,6 @@
 /* Dead-node removal: a node none of whose outputs is used, by a later node or
  * as a graph output, goes. One backward sweep finds them all. */
+#include "ops.h"
 #include "passes.h"
 
 nn_status pass_dce(ir_graph *g) {
@@ -8,7 +9,7 @@ nn_status pass_dce(ir_graph *g) {
     used[g->outputs[i]->id] = true;
   for (int i = g->n_nodes - 1; i >= 0; i--) {
     ir_node *n = g->nodes[i];
-    bool live = false;
+    bool live = n->op && (n->op->flags & OP_UPDATES_STATE);
     for (int k = 0; k < n->n_outputs; k++)
       live |= n->outputs[k] && used[n->outputs[k]->id];
     if (!live) {

@@ -3,6 +3,7 @@
  * computed values (the Shape -> Gather -> Concat -> Reshape chains). A node
  * whose inputs are unknown because an earlier node failed is skipped: its
  * cause is already reported, and the rest of the graph still gets checked. */
+#include "control.h"
 #include "ops.h"
 #include "passes.h"
 
@@ -75,8 +76,13 @@ nn_status pass_infer(ir_graph *g) {
   nn_status st = NN_OK;
   for (int i = 0; i < g->n_nodes; i++) {
     ir_node *n = g->nodes[i];
-    if (!inputs_shaped(n))
+    if (n->dead || !inputs_shaped(n)) /* dead: a control-flow copy that failed */
       continue;
+    int seq = seq_guard(g, n); /* sequences reaching tensor ops (compiler/control.h) */
+    if (seq != 0) {
+      st = seq < 0 ? NN_ERR : st;
+      continue;
+    }
     if (widen_inputs(g, i) > 0) {
       i--; /* infer the inserted casts first, then this node again */
       continue;
@@ -88,6 +94,8 @@ nn_status pass_infer(ir_graph *g) {
       st = NN_ERR;
       continue;
     }
+    if (n->dead)
+      continue; /* lowered into the nodes that follow it (compiler/ops/control.c) */
     if (!outputs_shaped(n)) {
       st = diag_node(g->path, n, "internal: shape rule left an output unshaped");
       continue;
@@ -95,6 +103,8 @@ nn_status pass_infer(ir_graph *g) {
     narrow_outputs(g, i); /* the casts it inserts come next in this loop */
     pass_fold_node(g, n);
   }
+  if (st == NN_OK)
+    st = seq_expand_outputs(g);
   if (st == NN_OK)
     ir_compact(g);
   return st;

@@ -19,6 +19,13 @@ typedef struct pipeline_options {
   int opt_level;               /* 0: no optional passes; 2: all */
   const char *dump_after;      /* print the IR after this pass, or "all" */
   bool onnx_level;             /* stop while the graph is still plain ONNX (export) */
+  /* Training (compiler/autodiff.h): mark the trained weights, then append
+   * loss, backward and update; the result names the module's tensors. */
+  const struct ad_options *train;
+  struct ad_result *train_result;
+  /* Mark the trained weights without training: the trainer's ONNX export of the
+   * forward graph keeps them as initializers instead of folding them. */
+  bool keep_trainable;
 } pipeline_options;
 
 /* Runs the passes in order; stops at the first that reports errors. */
@@ -26,6 +33,12 @@ nn_status pipeline_run(ir_graph *g, const pipeline_options *o);
 
 nn_status pass_bind_shapes(ir_graph *g, const shape_binding *b, int n);
 nn_status pass_resolve_ops(ir_graph *g);
+/* Training: BatchNormalization, Dropout and LayerNormalization take their
+ * training forms (pass_train_forward.c). */
+nn_status pass_train_forward(ir_graph *g);
+/* The bool scalar those training forms read to choose their behaviour: a
+ * weight holding 1; the training module passes 1 from _grad, 0 from _predict. */
+#define TRAIN_FLAG_NAME "nncc.training"
 nn_status pass_infer(ir_graph *g);
 nn_status pass_fold_node(ir_graph *g, ir_node *n);
 nn_status pass_dce(ir_graph *g);

@@ -1,6 +1,7 @@
 /* The whole middle of nncc, top to bottom. A newcomer starts reading here. */
 #include <string.h>
 
+#include "autodiff.h"
 #include "passes.h"
 
 static nn_status after(ir_graph *g, const pipeline_options *o, const char *pass, nn_status st) {
@@ -18,8 +19,12 @@ nn_status pipeline_run(ir_graph *g, const pipeline_options *o) {
   bool opt = o->opt_level > 0;
   if (after(g, o, "bind-shapes", pass_bind_shapes(g, o->shapes, o->n_shapes)) ||
       after(g, o, "resolve-ops", pass_resolve_ops(g)) ||
+      (o->train && after(g, o, "train-forward", pass_train_forward(g))) ||
+      ((o->train || o->keep_trainable) && after(g, o, "mark-trainable", pass_mark_trainable(g))) ||
       after(g, o, "infer", pass_infer(g)) || /* shapes, with constant folding */
-      (opt && after(g, o, "dce", pass_dce(g))))
+      (o->train && after(g, o, "autodiff", pass_autodiff(g, o->train, o->train_result))) ||
+      (opt && after(g, o, "dce", pass_dce(g))) ||
+      (o->train && after(g, o, "plan-state", pass_plan_state(g))))
     return NN_ERR;
   /* Up to here every pass keeps standard ONNX nodes, which `nncc export`
    * writes out; passes that only serve code generation go below. */

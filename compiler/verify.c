@@ -18,11 +18,16 @@ void ir_verify(const ir_graph *g, const char *pass) {
       defined[t->id] = true;
     if (t->kind == IR_WEIGHT && !t->data && !t->is_output)
       fail(pass, "weight without data", t->name);
+    if (t->kind == IR_STATE && (t->is_output || t->role == IR_ROLE_NONE))
+      fail(pass, "state tensor that is an output or has no role", t->name);
   }
   for (int i = 0; i < g->n_nodes; i++) {
     const ir_node *n = g->nodes[i];
     if (n->dead)
       fail(pass, "dead node left in the schedule", n->name);
+    for (int k = 0; k < n->n_outputs; k++)
+      if (n->outputs[k] && n->outputs[k]->kind == IR_STATE)
+        fail(pass, "state is written only in place, by an op that updates state", n->name);
     for (int k = 0; k < n->n_inputs; k++)
       if (n->inputs[k] && !defined[n->inputs[k]->id])
         fail(pass, "node reads a tensor before it is produced", n->name);

@@ -25,11 +25,13 @@ typedef struct nn_load_options {
   int64_t max_weights;    /* weight elements a model may have; 0: NN_DEFAULT_MAX_WEIGHTS */
   int *errors;            /* when not NULL: the number of errors reported */
   nn_shape_log *shapes;   /* when not NULL: filled (in the arena) */
+  const char *model;      /* the model to load, by name; NULL: the file's first */
 } nn_load_options;
 
 #define NN_DEFAULT_MAX_WEIGHTS ((int64_t)1 << 28)
 
-/* Loads the first model of a .nn file (the others are checked too). Every
+/* Loads one model of a .nn file, o->model or the first (every model is
+ * checked). Every
  * problem is reported as file:line:col with the line and a caret; NULL
  * comes back if there was any. o may be NULL. */
 ir_graph *nn_load(const char *path, mem_arena *mem, const nn_load_options *o);

@@ -92,6 +92,13 @@ static nn_status b_prelu(nn_layer *c, const act_def *a, const nn_bound *args, nn
   return NN_OK;
 }
 
+/* squash(x), along the last axis: capsules (nn_capsules.c) */
+static nn_status b_squash(nn_layer *c, const act_def *a, const nn_bound *args, nn_val *x, nn_loc at) {
+  (void)a, (void)args, (void)at;
+  x->t = nn_squash(c, x->t, x->shape.rank + 1);
+  return NN_OK;
+}
+
 #define AXIS {"axis", NP_INT, NR_ANY, "-1"}
 
 static const act_def rows[] = {
@@ -115,6 +122,8 @@ static const act_def rows[] = {
      b_op, "HardSigmoid", "HardSigmoid: max(0, min(1, alpha x + beta))"},
     {{"hard_swish", 0, {{0}}}, b_op, "HardSwish", "HardSwish"},
     {{"mish", 0, {{0}}}, b_mish, NULL, "x * Tanh(Softplus(x))"},
+    {{"squash", 0, {{0}}}, b_squash, NULL,
+     "x * n / (1 + n) / Sqrt(n + 1e-7), n = ReduceSum(x * x) over the last axis (capsules)"},
     {{NULL}, NULL, NULL, NULL},
 };
 

@@ -7,7 +7,6 @@
 
 #include "nn_init.h"
 #include "nn_lower.h"
-#include "ops.h"
 
 #define MAX_ATTRS 8
 /* Most elements of one tensor: far beyond any real model, far below
@@ -23,10 +22,6 @@ ir_node *nb_node(nn_layer *c, const char *op, int n_in, int n_out, const char *s
   n->outputs[0] = ir_tensor_new(g, n->name);
   c->last = n;
   return n;
-}
-
-ir_tensor *nb_tmp(nn_layer *c, const char *suffix) {
-  return ir_tensor_new(c->L->g, mem_printf(c->L->mem, "%s.%s%d", c->name, suffix, c->n_tmp++));
 }
 
 ir_tensor *nb_op(nn_layer *c, const char *op, ir_tensor *a, ir_tensor *b) {
@@ -102,8 +97,13 @@ ir_tensor *nb_learned(nn_layer *c, const char *suffix, int rank, const int64_t *
   const nn_bound *init = c->L->init;
   if (nn_param_index(&c->def->fn, "init") >= 0 && nn_arg_fn(&c->a, "init"))
     init = nn_arg_fn(&c->a, "init");
+  /* Inside a model call the stream is the called model's own name for the
+   * weight, so the copy holds the same values. */
+  const char *stream = c->origin ? mem_printf(c->L->mem, "%s.%s", c->origin, suffix) : t->name;
   if (t->data)
-    nn_init_fill(t->data, ir_numel(t), init, fan_in, fan_out, c->L->seed, t->name);
+    nn_init_fill(t->data, ir_numel(t), init, fan_in, fan_out, c->L->seed, stream);
+  t->learned = true; /* the trainer's params (compiler/autodiff.h) */
+  c->L->g->learned_known = true;
   return t;
 }
 
@@ -112,6 +112,10 @@ ir_tensor *nb_filled(nn_layer *c, const char *suffix, int rank, const int64_t *d
   float *p = t->data;
   for (int64_t i = 0; p && i < ir_numel(t); i++)
     p[i] = v;
+  /* Filled tensors are biases, scales and slopes, all learned; scalars are
+   * constants, and batch-norm statistics say they are not. */
+  t->learned = rank > 0;
+  c->L->g->learned_known = true;
   return t;
 }
 
@@ -202,18 +206,5 @@ nn_status nn_want_rank(nn_layer *c, int k, int rank, const char *layout) {
   } else if (got->rank > 1 && rank == 1) {
     nn_hint(L->src, "flatten it first: %s_flat = flatten(%s)", c->in_name[k], c->in_name[k]);
   }
-  return NN_ERR;
-}
-
-nn_status nn_unsupported(nn_layer *c, const char *op, const nn_shape *s) {
-  nn_lower *L = c->L;
-  const char *layer = c->def->fn.name;
-  if (op && !op_find("", op))
-    nn_error(L->src, c->loc, "%s is not supported yet: nncc has no %s operator", layer, op);
-  else
-    nn_error(L->src, c->loc, "%s is not supported yet: the .nn frontend does not lower it", layer);
-  nn_hint(L->src, "the file is checked past this layer; only compiling it fails");
-  if (nn_set_out(c, nb_tmp(c, "unsupported"), s) == NN_OK)
-    c->out.ok = true; /* downstream layers are still checked */
   return NN_ERR;
 }

@@ -51,11 +51,15 @@
   {{n, 2, {X, {"factor", NP_INTS, NR_POS, "2"}, \
            {"mode", NP_CHOICE, NR_ANY, "nearest", "nearest|linear|bilinear"}}}, \
    nn_lower_upsample, nsp, NULL, false, "Resize", "integer upscaling of the spatial axes"}
-#define RECURRENT(n, op) \
-  {{n, 2, {X, UNITS, {"bidirectional", NP_BOOL, NR_ANY, "false"}, {"layers", NP_INT, NR_POS, "1"}, \
-           {"return_sequences", NP_BOOL, NR_ANY, "false"}, INIT}}, \
+#define STATE(n, what) \
+  {n, NP_TENSOR, NR_ANY, "", .doc = "zeros; else " what " [dirs * units] ([layers, dirs * units] stacked)"}
+#define RECURRENT(n, op, ...) \
+  {{n, 2, {X, UNITS, {"bidirectional", NP_BOOL, NR_ANY, "false"}, \
+           {"merge", NP_CHOICE, NR_ANY, "concat", "concat|sum|mul|ave"}, \
+           {"layers", NP_INT, NR_POS, "1"}, {"return_sequences", NP_BOOL, NR_ANY, "false"}, \
+           STATE("initial_state", "a layer holding the state"), __VA_ARGS__ INIT}}, \
    nn_lower_recurrent, 0, op, false, op " between Transposes", \
-   "over a [steps, features] sequence (needs the registry's " op ")"}
+   "over a [steps, features] sequence; merge joins the directions of a bidirectional one"}
 
 static const nn_layer_def rows[] = {
     {{"dense", 2, {X, UNITS, ACT("linear"), BIAS, INIT}}, nn_lower_dense, 0, NULL, false,
@@ -90,21 +94,29 @@ static const nn_layer_def rows[] = {
      nn_lower_batchnorm, 0, NULL, false, "BatchNormalization",
      "per channel (axis 0); starts as mean 0, variance 1, scale 1, bias 0"},
     {{"layernorm", 1, {X, {"epsilon", NP_REAL, NR_POS, "1e-05"}}}, nn_lower_layernorm, 0, NULL,
-     false, "LayerNormalization (not yet)", "over the last axis"},
+     false, "LayerNormalization", "over the last axis"},
     {{"dropout", 2, {X, {"rate", NP_REAL, NR_FRACTION, "0.5"}}}, nn_lower_dropout, 0, NULL, false,
      "Dropout", "the identity at inference"},
     {{"activation", 2, {X, {"name", NP_FN, NR_ANY, NULL, .fns = &nn_activations}}},
      nn_lower_activation, 0, NULL, false, "(the activation's ops)", "any activation by name"},
     {{"embedding", 3, {X, {"vocab", NP_INT, NR_POS, NULL}, {"dim", NP_INT, NR_POS, NULL}, INIT}},
      nn_lower_embedding, 0, NULL, true, "Gather", "integer ids to learned vectors: [..., dim]"},
-    RECURRENT("rnn", "RNN"), RECURRENT("lstm", "LSTM"), RECURRENT("gru", "GRU"),
+    RECURRENT("rnn", "RNN", ),
+    RECURRENT("lstm", "LSTM", STATE("initial_cell", "a layer holding the cell state"), ),
+    RECURRENT("gru", "GRU", ),
     {{"primary_capsules", 3, {X, {"capsules", NP_INT, NR_POS, NULL}, {"dim", NP_INT, NR_POS, NULL},
-                              {"kernel", NP_INTS, NR_POS, "9"}, {"stride", NP_INTS, NR_POS, "2"}}},
-     nn_lower_primary_capsules, 2, NULL, false, "(not yet)",
+                              {"kernel", NP_INTS, NR_POS, "9"}, {"stride", NP_INTS, NR_POS, "2"}, INIT}},
+     nn_lower_primary_capsules, 2, NULL, false, "Conv, Reshape, Transpose, squash",
      "a conv2d grouped into capsules of dim values, squashed: [capsules * h * w, dim]"},
     {{"capsules", 3, {X, {"capsules", NP_INT, NR_POS, NULL}, {"dim", NP_INT, NR_POS, NULL},
-                      {"routing", NP_INT, NR_POS, "3"}}},
-     nn_lower_capsules, 0, NULL, false, "(not yet)", "routing by agreement: [capsules, dim]"},
+                      {"routing", NP_INT, NR_POS, "3"}, INIT}},
+     nn_lower_capsules, 0, NULL, false, "MatMul, then per iteration Softmax, Mul, ReduceSum, squash",
+     "dynamic routing by agreement, `routing` iterations unrolled: [capsules, dim]"},
+    {{"capsule_length", 1, {X}}, nn_lower_capsule_length, 0, NULL, false, "ReduceL2",
+     "each capsule's length (the last axis): [capsules, dim] -> [capsules]"},
+    {{"capsule_mask", 1, {X}}, nn_lower_capsule_mask, 0, NULL, false,
+     "ReduceL2, ReduceMax, Equal, Cast, Mul",
+     "keeps the longest capsule, zeroes the others: [capsules, dim] (a decoder's input)"},
     {{NULL}, NULL, 0, NULL, false, NULL, NULL},
 };
 

@@ -11,23 +11,10 @@
 #include "nn.h"
 #include "nn_init.h"
 #include "nn_lower.h"
+#include "nn_model.h"
 #include "nn_parse.h"
 
 /* ---- names: an open-addressing hash table ---- */
-
-typedef struct sym {
-  const char *name;
-  nn_loc loc;   /* its definition */
-  int stmt;     /* the defining statement's index */
-  bool defined; /* lowered already (else it comes later in the file) */
-  nn_val v;
-} sym;
-
-typedef struct symtab {
-  sym *s;
-  int cap, n;
-  mem_arena *mem;
-} symtab;
 
 static sym *slot(const symtab *t, const char *name) {
   size_t mask = (size_t)t->cap - 1, i = (size_t)nn_hash(name) & mask;
@@ -36,7 +23,7 @@ static sym *slot(const symtab *t, const char *name) {
   return &t->s[i];
 }
 
-static sym *sym_find(const symtab *t, const char *name) {
+sym *nn_sym_find(const symtab *t, const char *name) {
   sym *s = t->cap ? slot(t, name) : NULL;
   return s && s->name ? s : NULL;
 }
@@ -57,25 +44,14 @@ static sym *sym_add(symtab *t, const char *name) {
   return s;
 }
 
-/* ---- one model ---- */
+/* ---- one model (the types are in nn_model.h) ---- */
 
-typedef struct model_ctx {
-  nn_lower L;
-  symtab syms;
-  const nn_model *m;
-  int stmt;              /* the statement being lowered */
-  bool clean;            /* no error before lowering began */
-  nn_train_config train;
-} model_ctx;
-
-/* Every input and layer name, before lowering: duplicates are reported,
- * and a use before the definition can say where the definition is. */
-static void declare_names(model_ctx *M) {
+void nn_declare_names(model_ctx *M) {
   for (int i = 0; i < M->m->n_stmts; i++) {
     const nn_stmt *st = &M->m->stmts[i];
     if (st->kind != NN_S_INPUT && st->kind != NN_S_LAYER)
       continue;
-    sym *s = sym_find(&M->syms, st->name);
+    sym *s = nn_sym_find(&M->syms, st->name);
     if (s) {
       nn_error(M->L.src, st->name_loc, "'%s' is already defined", st->name);
       nn_note(M->L.src, s->loc, "the first definition is here");
@@ -97,11 +73,9 @@ static const char *closest_name(const model_ctx *M, const char *name) {
   return nn_closest(name, cands, n);
 }
 
-/* The value an identifier names at the current statement; NULL after
- * reporting (or quietly, when it names a failed layer). */
-static const nn_val *resolve(model_ctx *M, const nn_value *id, bool *quiet_fail) {
+const nn_val *nn_resolve(model_ctx *M, const nn_value *id, bool *quiet_fail) {
   nn_source *src = M->L.src;
-  sym *s = sym_find(&M->syms, id->s);
+  sym *s = nn_sym_find(&M->syms, id->s);
   if (s && s->defined) {
     if (!s->v.ok)
       *quiet_fail = true;
@@ -151,7 +125,7 @@ static bool resolve_inputs(model_ctx *M, nn_layer *c) {
     int items = d->params[k].type == NP_TENSOR ? 1 : v->n_items;
     for (int i = 0; i < items; i++) {
       const nn_value *id = d->params[k].type == NP_TENSOR ? v : v->items[i];
-      const nn_val *val = resolve(M, id, &quiet);
+      const nn_val *val = nn_resolve(M, id, &quiet);
       if (!val) {
         ok = false;
         continue;
@@ -169,7 +143,7 @@ static bool resolve_inputs(model_ctx *M, nn_layer *c) {
   return ok;
 }
 
-static void log_shape(nn_lower *L, const nn_val *v) {
+void nn_log_shape(nn_lower *L, const nn_val *v) {
   nn_shape_log *log = L->log;
   log->at = mem_grow(L->mem, log->at, sizeof *log->at, &log->cap, log->n + 1);
   struct nn_logged *e = &log->at[log->n++];
@@ -179,9 +153,9 @@ static void log_shape(nn_lower *L, const nn_val *v) {
   memcpy(e->dims + 1, v->shape.d, sizeof *e->dims * (size_t)v->shape.rank);
 }
 
-static void lower_layer(model_ctx *M, const nn_stmt *st) {
+void nn_lower_layer_stmt(model_ctx *M, const nn_stmt *st) {
   nn_lower *L = &M->L;
-  sym *me = sym_find(&M->syms, st->name);
+  sym *me = nn_sym_find(&M->syms, st->name);
   if (!me || me->stmt != M->stmt)
     return; /* a duplicate definition: reported already */
   if (st->broken) {
@@ -190,6 +164,19 @@ static void lower_layer(model_ctx *M, const nn_stmt *st) {
   }
   const nn_value *call = st->call;
   const nn_layer_def *def = nn_layer_find(L->mem, call->s);
+  for (int k = 0; !def && k < M->F->f->n_models; k++)
+    if (strcmp(M->F->f->models[k].name, call->s) == 0) {
+      nn_lower_model_call(M, st, me, k);
+      return;
+    }
+  if (M->F->layers++ >= MAX_EXPANDED_LAYERS) {
+    me->defined = true;
+    if (!M->F->too_big)
+      nn_error(L->src, M->F->top, "the file expands to more than %d layers through its model calls",
+               MAX_EXPANDED_LAYERS);
+    M->F->too_big = true; /* every further layer would say the same */
+    return;
+  }
   if (!def) {
     me->defined = true;
     nn_error(L->src, call->loc, "unknown layer '%s'", call->s);
@@ -198,7 +185,11 @@ static void lower_layer(model_ctx *M, const nn_stmt *st) {
       nn_hint(L->src, "did you mean '%s'?", near);
     return;
   }
-  nn_layer c = {.L = L, .def = def, .name = st->name, .loc = call->loc};
+  /* Inside a model call, names get the calling layer's as a prefix; the
+   * weights still draw from the streams of the model's own names. */
+  const char *name = M->prefix ? mem_printf(L->mem, "%s.%s", M->prefix, st->name) : st->name;
+  nn_layer c = {.L = L, .def = def, .name = name, .loc = call->loc};
+  c.origin = M->prefix ? st->name : NULL;
   bool bound = nn_bind_args(L->src, L->mem, &def->fn, call, &c.a) == NN_OK;
   bool resolved = resolve_inputs(M, &c);
   me->defined = true; /* after resolving: a layer cannot use its own name */
@@ -211,15 +202,15 @@ static void lower_layer(model_ctx *M, const nn_stmt *st) {
   /* The layer's result carries the layer's name (an output of this layer,
    * never an input it merely passed on). */
   if (s == NN_OK && c.out.t && c.out.t->id >= first_id) {
-    c.out.t->name = (char *)st->name;
+    c.out.t->name = (char *)name;
     if (c.last && c.last->outputs[0] == c.out.t)
-      c.last->name = (char *)st->name;
+      c.last->name = (char *)name;
   }
   if (s == NN_OK && L->log)
-    log_shape(L, &c.out);
+    nn_log_shape(L, &c.out);
 }
 
-static ir_dtype input_dtype(model_ctx *M, const nn_stmt *st) {
+ir_dtype nn_input_dtype(model_ctx *M, const nn_stmt *st) {
   if (!st->dtype || strcmp(st->dtype, "float32") == 0)
     return IR_FLOAT;
   if (strcmp(st->dtype, "int64") == 0)
@@ -232,13 +223,13 @@ static ir_dtype input_dtype(model_ctx *M, const nn_stmt *st) {
 }
 
 static void lower_input(model_ctx *M, const nn_stmt *st) {
-  sym *me = sym_find(&M->syms, st->name);
+  sym *me = nn_sym_find(&M->syms, st->name);
   if (!me || me->stmt != M->stmt)
     return;
   me->defined = true;
   if (st->broken)
     return;
-  ir_dtype dt = input_dtype(M, st);
+  ir_dtype dt = nn_input_dtype(M, st);
   nn_shape shape = {.rank = st->rank};
   memcpy(shape.d, st->dims, sizeof shape.d);
   if (nn_shape_numel(&shape) == INT64_MAX) {
@@ -283,7 +274,7 @@ static void lower_outputs(model_ctx *M) {
     const nn_stmt *st = &M->m->stmts[i];
     for (int k = 0; st->kind == NN_S_OUTPUT && k < st->n_outputs; k++) {
       const nn_value *id = st->outputs[k];
-      sym *s = sym_find(&M->syms, id->s);
+      sym *s = nn_sym_find(&M->syms, id->s);
       if (!s) {
         nn_error(L->src, id->loc, "'%s' is not defined", id->s);
         const char *near = closest_name(M, id->s);
@@ -361,12 +352,16 @@ static void check_loss_output(model_ctx *M) {
   nn_hint(M->L.src, "list it on the output line");
 }
 
-/* Lowers model m into a new graph; the first model of the file also fills
- * the caller's train config and shape log. */
-static ir_graph *lower_model(nn_source *src, mem_arena *mem, const nn_file *f, const nn_model *m,
+/* Lowers model `index` of the file into a new graph; the chosen model
+ * (`first`: the one nn_load returns) also fills the caller's train config
+ * and shape log. */
+static ir_graph *lower_model(nn_source *src, mem_arena *mem, file_ctx *F, int index,
                              const nn_load_options *o, bool first) {
+  const nn_file *f = F->f;
+  const nn_model *m = &f->models[index];
   nn_train_config *train_out = first && o ? o->train : NULL;
-  model_ctx M = {.m = m, .syms = {.mem = mem}};
+  int errors_before = src->errors;
+  model_ctx M = {.m = m, .F = F, .index = index, .syms = {.mem = mem}};
   M.L = (nn_lower){.src = src, .mem = mem, .g = ir_graph_new(mem, src->path)};
   M.L.max_weights = o && o->max_weights > 0 ? o->max_weights : NN_DEFAULT_MAX_WEIGHTS;
   M.L.log = first && o ? o->shapes : NULL;
@@ -376,16 +371,17 @@ static ir_graph *lower_model(nn_source *src, mem_arena *mem, const nn_file *f, c
   if (m->has_train && nn_train_check(src, mem, m->train, m->n_train, m->train_loc, &M.train) == NN_OK)
     M.L.init = M.train.init;
   pick_seed(&M, f);
-  declare_names(&M);
+  nn_declare_names(&M);
   /* "no input" and "no output" only for files that parsed cleanly: after a
    * syntax error they are more likely echoes than news. */
   M.clean = src->errors == 0;
   for (M.stmt = 0; M.stmt < m->n_stmts && !nn_too_many(src); M.stmt++) {
     const nn_stmt *st = &m->stmts[M.stmt];
+    F->top = st->name_loc;
     if (st->kind == NN_S_INPUT)
       lower_input(&M, st);
     else if (st->kind == NN_S_LAYER)
-      lower_layer(&M, st);
+      nn_lower_layer_stmt(&M, st);
   }
   if (nn_too_many(src))
     return g;
@@ -400,6 +396,7 @@ static ir_graph *lower_model(nn_source *src, mem_arena *mem, const nn_file *f, c
   check_loss_output(&M);
   if (train_out)
     *train_out = M.train;
+  F->info[index] = (model_info){src->errors == errors_before, M.L.seed, M.L.init};
   return g;
 }
 
@@ -411,6 +408,25 @@ static void check_model_names(nn_source *src, const nn_file *f) {
         nn_note(src, f->models[j].loc, "the first definition is here");
         break;
       }
+}
+
+/* The index of the model named `name` (the first model when NULL); -1
+ * after reporting that there is none. */
+static int choose_model(nn_source *src, mem_arena *mem, const nn_file *f, const char *name) {
+  if (!name)
+    return 0;
+  char *list = "";
+  for (int i = 0; i < f->n_models; i++) {
+    if (strcmp(f->models[i].name, name) == 0)
+      return i;
+    list = mem_printf(mem, "%s%s%s", list, i ? ", " : "", f->models[i].name);
+  }
+  if (f->n_models) {
+    fprintf(src->out ? src->out : stderr, "%s: error: --model %s: the file has no such model (its models: %s)\n",
+            src->path, name, list);
+    src->errors++;
+  }
+  return -1;
 }
 
 ir_graph *nn_load_text(const char *path, const char *text, size_t len, mem_arena *mem,
@@ -425,9 +441,11 @@ ir_graph *nn_load_text(const char *path, const char *text, size_t len, mem_arena
     nn_tokens toks = nn_lex(src, mem);
     nn_file *f = nn_parse(src, &toks, mem);
     check_model_names(src, f);
+    int chosen = choose_model(src, mem, f, o ? o->model : NULL);
+    file_ctx F = {.f = f, .info = mem_alloc(mem, sizeof *F.info * (size_t)(f->n_models + 1))};
     for (int i = 0; i < f->n_models && !nn_too_many(src); i++) {
-      ir_graph *g = lower_model(src, mem, f, &f->models[i], o, i == 0);
-      first = i == 0 ? g : first;
+      ir_graph *g = lower_model(src, mem, &F, i, o, i == chosen);
+      first = i == chosen ? g : first;
     }
   }
   if (nn_too_many(src))

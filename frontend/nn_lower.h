@@ -39,7 +39,8 @@ typedef struct nn_layer_def nn_layer_def;
 typedef struct nn_layer {
   nn_lower *L;
   const nn_layer_def *def;
-  const char *name; /* the layer's name in the file */
+  const char *name; /* the layer's name in the IR: the file's, or CALL.NAME inside a model call */
+  const char *origin; /* inside a model call: its name in its own model, whose weight streams it uses */
   nn_loc loc;       /* its call */
   nn_bound a;
   nn_val *in;       /* the tensors its NP_TENSOR / NP_TENSORS arguments name */
@@ -79,8 +80,6 @@ const char *nn_act_doc(const nn_fn_def *d);
 /* A node of op with n_in inputs (filled by the caller) and n_out output
  * slots; output 0 is made, and both it and the node are named LAYER.suffixN. */
 ir_node *nb_node(nn_layer *c, const char *op, int n_in, int n_out, const char *suffix);
-/* A tensor no node produces (for layers that cannot be built yet). */
-ir_tensor *nb_tmp(nn_layer *c, const char *suffix);
 /* One node of op on a (and b, when not NULL); returns its fresh output. */
 ir_tensor *nb_op(nn_layer *c, const char *op, ir_tensor *a, ir_tensor *b);
 /* Attributes of the node made last (by nb_node or nb_op). */
@@ -112,9 +111,6 @@ nn_status nn_set_out(nn_layer *c, ir_tensor *t, const nn_shape *s);
 /* Reports that input k has the wrong rank: what the layer wants, what it
  * got, and a hint to fix it. `layout` is e.g. "[channels, height, width]". */
 nn_status nn_want_rank(nn_layer *c, int k, int rank, const char *layout);
-/* Reports that c's build is not possible yet (no registry op `op`, or the
- * frontend lacks the lowering); c->out keeps the checked shape. */
-nn_status nn_unsupported(nn_layer *c, const char *op, const nn_shape *s);
 
 /* ---- family lowerings ---- */
 nn_status nn_lower_dense(nn_layer *c);
@@ -138,5 +134,9 @@ nn_status nn_lower_dropout(nn_layer *c);
 nn_status nn_lower_recurrent(nn_layer *c);
 nn_status nn_lower_primary_capsules(nn_layer *c);
 nn_status nn_lower_capsules(nn_layer *c);
+nn_status nn_lower_capsule_length(nn_layer *c);
+nn_status nn_lower_capsule_mask(nn_layer *c);
+/* squash along the last axis of t (rank counts the batch axis). */
+ir_tensor *nn_squash(nn_layer *c, ir_tensor *t, int rank);
 
 #endif

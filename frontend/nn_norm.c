@@ -1,6 +1,5 @@
 /* Normalisation and dropout, in their inference form. */
 #include "nn_lower.h"
-#include "ops.h"
 
 /* BatchNormalization over the channel axis (the first of the sample) with
  * the statistics of a fresh model: mean 0, variance 1, scale 1, bias 0. */
@@ -13,16 +12,15 @@ nn_status nn_lower_batchnorm(nn_layer *c) {
   n->inputs[2] = nb_filled(c, "bias", 1, &C, 0);
   n->inputs[3] = nb_filled(c, "mean", 1, &C, 0);
   n->inputs[4] = nb_filled(c, "var", 1, &C, 1);
+  n->inputs[3]->learned = n->inputs[4]->learned = false; /* running statistics */
   nb_float(c, "epsilon", nn_arg_real(&c->a, "epsilon"));
   nb_float(c, "momentum", nn_arg_real(&c->a, "momentum"));
   return nn_set_out(c, n->outputs[0], &x.shape);
 }
 
-/* LayerNormalization over the last axis, once the registry has the op. */
+/* LayerNormalization (opset 17) over the last axis; scale 1, bias 0. */
 nn_status nn_lower_layernorm(nn_layer *c) {
   nn_val x = c->in[0];
-  if (!op_find("", "LayerNormalization"))
-    return nn_unsupported(c, "LayerNormalization", &x.shape);
   int64_t D = x.shape.d[x.shape.rank - 1];
   ir_node *n = nb_node(c, "LayerNormalization", 3, 1, "ln");
   n->inputs[0] = x.t;

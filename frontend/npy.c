@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "file.h"
+#include "narrow.h"
 
 static const struct {
   ir_dtype t;
@@ -14,7 +15,23 @@ static const struct {
     {IR_INT16, "<i2"}, {IR_INT8, "|i1"},   {IR_UINT8, "|u1"}, {IR_UINT16, "<u2"},
     {IR_UINT32, "<u4"}, {IR_UINT64, "<u8"}, {IR_BOOL, "|b1"},
     {IR_FLOAT16, "<f2"}, {IR_BFLOAT16, "|V2"}, /* NumPy has no bfloat16: raw 2-byte items */
+    /* ml_dtypes' names (NumPy needs `import ml_dtypes` to load them); one
+     * element per byte, 4- and 2-bit values in the low bits */
+    {IR_FLOAT8E4M3FN, "float8_e4m3fn"}, {IR_FLOAT8E4M3FNUZ, "float8_e4m3fnuz"},
+    {IR_FLOAT8E5M2, "float8_e5m2"}, {IR_FLOAT8E5M2FNUZ, "float8_e5m2fnuz"},
+    {IR_FLOAT8E8M0, "float8_e8m0fnu"}, {IR_FLOAT4E2M1, "float4_e2m1fn"},
+    {IR_INT4, "int4"}, {IR_UINT4, "uint4"}, {IR_INT2, "int2"}, {IR_UINT2, "uint2"},
 };
+
+/* Does the quoted descr at d (just past its opening quote) name want? A
+ * byte-order mark may be '=' instead of '<' or '|'. */
+static bool descr_is(const char *d, const char *want) {
+  size_t n = strlen(want);
+  if (strncmp(d, want, n) == 0 && d[n] == '\'')
+    return true;
+  return d[0] == '=' && (want[0] == '<' || want[0] == '|') && strncmp(d + 1, want + 1, n - 1) == 0 &&
+         d[n] == '\'';
+}
 
 /* Value of key 'name' in the header dict: points just past "'name':" and spaces. */
 static const char *dict_value(const char *h, const char *name) {
@@ -38,8 +55,7 @@ static nn_status parse_header(const char *path, const char *h, ir_tensor *t) {
     return diag_error(path, ".npy in Fortran order is not supported; save it in C order");
   t->dtype = IR_UNDEFINED;
   for (size_t i = 0; i < sizeof npy_types / sizeof *npy_types; i++)
-    if (strncmp(descr + 1, npy_types[i].descr, 3) == 0 ||
-        (descr[1] == '=' && strncmp(descr + 2, npy_types[i].descr + 1, 2) == 0))
+    if (descr_is(descr + 1, npy_types[i].descr))
       t->dtype = npy_types[i].t;
   if (descr[0] != '\'' || t->dtype == IR_UNDEFINED)
     return diag_error(path, "unsupported .npy dtype %.8s", descr);
@@ -97,6 +113,9 @@ nn_status npy_read(const char *path, mem_arena *mem, ir_tensor *t) {
   t->kind = IR_WEIGHT;
   t->data = mem_alloc(mem, bytes);
   memcpy(t->data, buf + start + hlen, bytes);
+  if (narrow_is_int(t->dtype)) /* only the low bits count; keep the value sign-extended */
+    for (int64_t i = 0; i < ir_numel(t); i++)
+      ((uint8_t *)t->data)[i] = (uint8_t)narrow_wrap_int(t->dtype, ((uint8_t *)t->data)[i]);
 done:
   free(buf);
   return st;
@@ -128,6 +147,9 @@ nn_status npy_write(const char *path, const ir_tensor *t, const void *data) {
   out[total - 1] = '\n';
   if (bytes)
     memcpy(out + total, data, bytes);
+  if (narrow_is_int(t->dtype)) /* ml_dtypes' layout: the value in the low bits, upper bits 0 */
+    for (size_t i = 0; i < bytes; i++)
+      out[total + i] &= (uint8_t)((1u << narrow_packed_bits(t->dtype)) - 1);
   nn_status st = file_write_atomic(path, out, total + bytes);
   free(out);
   return st;

@@ -55,6 +55,18 @@ static void load_input(loader *L, const Onnx__ValueInfoProto *vi) {
   if (existing && existing->kind == IR_WEIGHT)
     return; /* old models list initializers among the inputs too */
   const Onnx__TypeProto *tp = vi->type;
+  if (tp && (tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ||
+             tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE)) {
+    /* Its length (or presence) comes later, from the data (`nncc run`):
+     * then it becomes one tensor input per element (driver_bind_sequence). */
+    ir_tensor *t = ir_tensor_new(L->g, vi->name);
+    t->kind = IR_INPUT;
+    t->seq = mem_alloc(L->g->mem, sizeof *t->seq);
+    t->seq->optional = tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE;
+    t->seq->n = -1;
+    L->g->inputs[L->g->n_inputs++] = t;
+    return;
+  }
   if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type) {
     diag_error(L->path, "graph input '%s': only tensor inputs are supported", vi->name);
     L->errors++;
@@ -102,6 +114,8 @@ static ir_tensor *attr_tensor(loader *L, const ir_node *n, const Onnx__TensorPro
   return t;
 }
 
+static ir_graph *load_subgraph(loader *L, const ir_node *n, const Onnx__GraphProto *gp);
+
 static void load_attrs(loader *L, ir_node *n, const onnx_flat_node *fn) {
   n->n_attrs = (int)fn->n_attribute;
   n->attrs = mem_alloc(L->g->mem, sizeof *n->attrs * (fn->n_attribute + 1));
@@ -146,8 +160,12 @@ static void load_attrs(loader *L, ir_node *n, const onnx_flat_node *fn) {
         memcpy(a->strings[k], ap->strings[k].data, ap->strings[k].len);
       }
       break;
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH:
+      if (ap->g)
+        a->graph = load_subgraph(L, n, ap->g); /* If, Loop, Scan, SequenceMap */
+      break;
     default:
-      break; /* graphs, sparse tensors, type protos: ops that need them say so */
+      break; /* sparse tensors, type protos, lists of graphs: ops that need them say so */
     }
   }
 }
@@ -156,7 +174,9 @@ static void load_attrs(loader *L, ir_node *n, const onnx_flat_node *fn) {
 static ir_tensor *resolve_input(loader *L, const ir_node *n, const char *name, size_t k) {
   if (!name || !name[0])
     return NULL;
-  ir_tensor *t = ir_tensor_find(L->g, name);
+  ir_tensor *t = NULL;
+  for (const ir_graph *scope = L->g; scope && !t; scope = scope->parent)
+    t = ir_tensor_find(scope, name); /* a subgraph reads its enclosing graphs' names */
   if (!t) {
     diag_node(L->path, n, "input %zu '%s' is not produced by any node, initializer or graph input",
               k, name);
@@ -165,9 +185,7 @@ static ir_tensor *resolve_input(loader *L, const ir_node *n, const char *name, s
   return t;
 }
 
-static void load_nodes(loader *L) {
-  size_t n_nodes = 0;
-  onnx_flat_node *flat = onnx_flatten_graph(L->path, L->g->mem, L->model, &n_nodes, &L->errors);
+static void load_flat_nodes(loader *L, const onnx_flat_node *flat, size_t n_nodes) {
   /* Outputs first, so inputs resolve whatever order the file lists nodes in. */
   ir_node **nodes = xmalloc(sizeof *nodes * (n_nodes + 1));
   for (size_t i = 0; i < n_nodes; i++) {
@@ -194,6 +212,55 @@ static void load_nodes(loader *L) {
     for (size_t k = 0; k < flat[i].n_input; k++)
       nodes[i]->inputs[k] = resolve_input(L, nodes[i], flat[i].inputs[k], k);
   free(nodes);
+}
+
+static void load_nodes(loader *L) {
+  size_t n_nodes = 0;
+  onnx_flat_node *flat = onnx_flatten_graph(L->path, L->g->mem, L->model, &n_nodes, &L->errors);
+  load_flat_nodes(L, flat, n_nodes);
+}
+
+/* A graph attribute: its own tensors, nodes read outer names directly (the
+ * scope chain through ir_graph.parent). Tensor ids come from the model's
+ * counter, so they are unique across every graph. Functions are not
+ * expanded inside subgraphs. */
+static ir_graph *load_subgraph(loader *L, const ir_node *n, const Onnx__GraphProto *gp) {
+  ir_graph *root = L->g;
+  while (root->parent)
+    root = root->parent;
+  ir_graph *sub = ir_graph_new(L->g->mem, L->path);
+  sub->name = mem_strdup(sub->mem, gp->name ? gp->name : "");
+  sub->parent = L->g;
+  sub->next_id = root->next_id;
+  loader S = {.path = L->path, .g = sub, .model = L->model};
+  load_initializers(&S, gp);
+  sub->inputs = mem_alloc(sub->mem, sizeof *sub->inputs * (gp->n_input + 1));
+  for (size_t i = 0; i < gp->n_input; i++) /* formal parameters: typed by the actuals */
+    sub->inputs[sub->n_inputs++] = ir_tensor_new(sub, gp->input[i]->name);
+  onnx_flat_node *flat = mem_alloc(sub->mem, sizeof *flat * (gp->n_node + 1));
+  for (size_t i = 0; i < gp->n_node; i++) {
+    const Onnx__NodeProto *np = gp->node[i];
+    const char **names = mem_alloc(sub->mem, sizeof *names * (np->n_attribute + 1));
+    for (size_t k = 0; k < np->n_attribute; k++)
+      names[k] = np->attribute[k]->name ? np->attribute[k]->name : "";
+    flat[i] = (onnx_flat_node){.np = np, .name = np->name ? np->name : "",
+                               .op_type = np->op_type ? np->op_type : "",
+                               .domain = np->domain ? np->domain : "",
+                               .inputs = (const char **)np->input, .n_input = np->n_input,
+                               .outputs = (const char **)np->output, .n_output = np->n_output,
+                               .attrs = (const Onnx__AttributeProto **)np->attribute,
+                               .attr_names = names, .n_attribute = np->n_attribute};
+  }
+  load_flat_nodes(&S, flat, gp->n_node);
+  sub->outputs = mem_alloc(sub->mem, sizeof *sub->outputs * (gp->n_output + 1));
+  for (size_t i = 0; i < gp->n_output; i++) {
+    ir_tensor *t = resolve_input(&S, n, gp->output[i]->name, i);
+    if (t)
+      sub->outputs[sub->n_outputs++] = t;
+  }
+  L->errors += S.errors;
+  root->next_id = sub->next_id;
+  return sub;
 }
 
 static void load_outputs(loader *L, const Onnx__GraphProto *gp) {

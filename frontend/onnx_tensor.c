@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "file.h"
+#include "narrow.h"
 #include "onnx.h"
 #include "onnx_internal.h"
 
@@ -34,6 +35,12 @@ static void copy_typed(ir_tensor *t, int64_t n, const Onnx__TensorProto *tp) {
     case IR_UINT8: case IR_BOOL: ((uint8_t *)d)[i] = (uint8_t)tp->int32_data[i]; break;
     case IR_UINT32: ((uint32_t *)d)[i] = (uint32_t)tp->uint64_data[i]; break;
     case IR_UINT64: ((uint64_t *)d)[i] = tp->uint64_data[i]; break;
+    case IR_FLOAT8E4M3FN: case IR_FLOAT8E4M3FNUZ: case IR_FLOAT8E5M2: case IR_FLOAT8E5M2FNUZ:
+    case IR_FLOAT8E8M0: /* 8-bit floats: their bits */
+      ((uint8_t *)d)[i] = (uint8_t)tp->int32_data[i];
+      break;
+    case IR_INT4: case IR_UINT4: case IR_FLOAT4E2M1: case IR_INT2: case IR_UINT2:
+      NN_BUG("packed types are unpacked by decode_packed");
     case IR_UNDEFINED: break;
     }
   }
@@ -49,8 +56,9 @@ static size_t typed_count(ir_dtype t, const Onnx__TensorProto *tp) {
   }
 }
 
-static nn_status read_external(const char *path, const Onnx__TensorProto *tp, ir_tensor *t,
-                               const char *what) {
+/* Reads the tensor's `want` bytes of external data into dst. */
+static nn_status read_external(const char *path, const Onnx__TensorProto *tp, void *dst,
+                               size_t want, const char *what) {
   const char *location = NULL;
   long long offset = 0, length = -1;
   for (size_t i = 0; i < tp->n_external_data; i++) {
@@ -72,17 +80,48 @@ static nn_status read_external(const char *path, const Onnx__TensorProto *tp, ir
   snprintf(full, n, "%s/%s", dir, location);
   free(dir);
   FILE *f = fopen(full, "rb");
-  size_t want = ir_bytes(t);
   nn_status st = NN_OK;
   if (!f)
     st = bad(path, what, tp, "cannot open external data file: %s", strerror(errno));
   else if ((length >= 0 && (size_t)length != want) || offset < 0 || fseek(f, offset, SEEK_SET) != 0 ||
-           fread(t->data, 1, want, f) != want)
+           fread(dst, 1, want, f) != want)
     st = bad(path, what, tp, "external data in '%s' is shorter than the tensor", location);
   if (f)
     fclose(f);
   free(full);
   return st;
+}
+
+/* 4- and 2-bit types: ONNX packs them (raw_data, external data, or one
+ * packed byte per int32_data value); nncc keeps one element per byte. */
+static nn_status decode_packed(const char *path, mem_arena *mem, const Onnx__TensorProto *tp,
+                               ir_tensor *t, const char *what) {
+  int64_t numel = ir_numel(t);
+  size_t bytes = narrow_packed_size(t->dtype, numel);
+  uint8_t *packed = mem_alloc(mem, bytes + 1);
+  if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    if (read_external(path, tp, packed, bytes, what) != NN_OK)
+      return NN_ERR;
+  } else if (tp->has_raw_data) {
+    if (tp->raw_data.len != bytes) {
+      char d[96];
+      snprintf(d, sizeof d, "%zu bytes of packed raw data for %zu expected", tp->raw_data.len, bytes);
+      return bad(path, what, tp, "%s", d);
+    }
+    if (bytes)
+      memcpy(packed, tp->raw_data.data, bytes);
+  } else {
+    if (tp->n_int32_data != bytes) {
+      char d[96];
+      snprintf(d, sizeof d, "%zu packed values for %lld elements", tp->n_int32_data,
+               (long long)numel);
+      return bad(path, what, tp, "%s", d);
+    }
+    for (size_t i = 0; i < bytes; i++)
+      packed[i] = (uint8_t)tp->int32_data[i];
+  }
+  narrow_unpack(t->dtype, packed, t->data, numel);
+  return NN_OK;
 }
 
 nn_status onnx_decode_tensor(const char *path, mem_arena *mem, const Onnx__TensorProto *tp,
@@ -104,8 +143,10 @@ nn_status onnx_decode_tensor(const char *path, mem_arena *mem, const Onnx__Tenso
   t->kind = IR_WEIGHT;
   t->data = mem_alloc(mem, ir_bytes(t));
   size_t bytes = ir_bytes(t);
+  if (narrow_packed_bits(t->dtype))
+    return decode_packed(path, mem, tp, t, what);
   if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-    return read_external(path, tp, t, what);
+    return read_external(path, tp, t->data, bytes, what);
   if (tp->has_raw_data) {
     if (tp->raw_data.len != bytes) {
       char d[96];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "file.h"
+#include "narrow.h"
 #include "onnx.h"
 #include "onnx_internal.h"
 #include "version.h"
@@ -71,6 +72,12 @@ static bool host_little_endian(void) {
 static ProtobufCBinaryData raw_bytes(writer *w, const ir_tensor *t) {
   size_t bytes = ir_bytes(t), size = ir_dtype_size(t->dtype);
   ProtobufCBinaryData b = {bytes, t->data};
+  if (narrow_packed_bits(t->dtype)) { /* one element per byte in nncc, packed in ONNX */
+    b.len = narrow_packed_size(t->dtype, ir_numel(t));
+    b.data = mem_alloc(w->mem, b.len + 1);
+    narrow_pack(t->dtype, t->data, b.data, ir_numel(t));
+    return b;
+  }
   if (host_little_endian() || size == 1)
     return b;
   b.data = mem_alloc(w->mem, bytes);
@@ -311,19 +318,28 @@ static void opset_imports(writer *w, Onnx__ModelProto *m) {
     }
 }
 
-static nn_status pack_and_write(const ir_graph *g, const Onnx__ModelProto *m, const char *path) {
-  size_t size = onnx__model_proto__get_packed_size(m);
-  if (size > (size_t)INT32_MAX) /* protobuf's hard limit for one message */
+static nn_status pack(const ir_graph *g, const Onnx__ModelProto *m, unsigned char **bytes,
+                      size_t *size) {
+  *size = onnx__model_proto__get_packed_size(m);
+  if (*size > (size_t)INT32_MAX) /* protobuf's hard limit for one message */
     return diag_error(g->path, "the model is %zu bytes, over the 2 GiB a single ONNX file can hold",
-                      size);
-  uint8_t *buf = xmalloc(size ? size : 1);
-  onnx__model_proto__pack(m, buf);
-  nn_status st = file_write_atomic(path, buf, size);
-  free(buf);
-  return st;
+                      *size);
+  *bytes = xmalloc(*size ? *size : 1);
+  onnx__model_proto__pack(m, *bytes);
+  return NN_OK;
 }
 
 nn_status onnx_write(const ir_graph *g, const char *path) {
+  unsigned char *bytes;
+  size_t size;
+  if (onnx_serialize(g, &bytes, &size) != NN_OK)
+    return NN_ERR;
+  nn_status st = file_write_atomic(path, bytes, size);
+  free(bytes);
+  return st;
+}
+
+nn_status onnx_serialize(const ir_graph *g, unsigned char **bytes, size_t *size) {
   writer w = {.g = g, .mem = mem_new()};
   w.names = mem_alloc(w.mem, sizeof *w.names * (size_t)(g->next_id + 1));
   w.initialized = mem_alloc(w.mem, sizeof *w.initialized * (size_t)(g->next_id + 1));
@@ -338,7 +354,7 @@ nn_status onnx_write(const ir_graph *g, const char *path) {
   m.producer_version = NNCC_VERSION;
   opset_imports(&w, &m);
   m.graph = graph_proto(&w);
-  nn_status st = w.errors ? NN_ERR : pack_and_write(g, &m, path);
+  nn_status st = w.errors ? NN_ERR : pack(g, &m, bytes, size);
   mem_free(w.mem);
   return st;
 }

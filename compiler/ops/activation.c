@@ -3,6 +3,7 @@
 #include <float.h>
 #include <stdio.h>
 
+#include "autodiff.h"
 #include "common.h"
 
 #define FMT(...) mem_printf(e->g->mem, __VA_ARGS__)
@@ -210,6 +211,59 @@ static void emit_softsign(emit_ctx *e, const ir_node *n) {
   emit_unary_map(e, n, FMT("x / (%s + %s(x))", lit(e, n, 1), fn(e, n, "fabs")));
 }
 
+/* max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) */
+static void emit_celu(emit_ctx *e, const ir_node *n) {
+  double alpha = ir_attr_float(n, "alpha", 1.0);
+  emit_unary_map(e, n, FMT("x > %s ? x : %s * %s(x / %s)", lit(e, n, 0), lit(e, n, alpha),
+                           fn(e, n, "expm1"), lit(e, n, alpha)));
+}
+
+/* x * tanh(softplus(x)), softplus written as in emit_softplus. */
+static void emit_mish(emit_ctx *e, const ir_node *n) {
+  const char *l1p = fn(e, n, "log1p"), *ex = fn(e, n, "exp");
+  emit_unary_map(e, n, FMT("x * %s(x > %s ? x + %s(%s(-x)) : %s(%s(x)))", fn(e, n, "tanh"),
+                           lit(e, n, 0), l1p, ex, l1p, ex));
+}
+
+/* x * sigmoid(alpha * x) */
+static void emit_swish(emit_ctx *e, const ir_node *n) {
+  double alpha = ir_attr_float(n, "alpha", 1.0);
+  emit_unary_map(e, n, FMT("x / (%s + %s(%s * -x))", lit(e, n, 1), fn(e, n, "exp"),
+                           lit(e, n, alpha)));
+}
+
+/* approximate="none": x/2 (1 + erf(x / sqrt 2)); "tanh":
+ * x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+static nn_status infer_gelu(ir_graph *g, ir_node *n) {
+  const char *mode = ir_attr_string(n, "approximate", "none");
+  if (strcmp(mode, "none") != 0 && strcmp(mode, "tanh") != 0)
+    return diag_node(g->path, n, "approximate must be 'none' or 'tanh', not '%s'", mode);
+  return infer_unary_float(g, n);
+}
+
+static void emit_gelu(emit_ctx *e, const ir_node *n) {
+  const char *half = lit(e, n, 0.5), *one = lit(e, n, 1);
+  if (!strcmp(ir_attr_string(n, "approximate", "none"), "tanh"))
+    emit_unary_map(e, n, FMT("%s * x * (%s + %s(%s * (x + %s * x * x * x)))", half, one,
+                             fn(e, n, "tanh"), lit(e, n, 0.79788456080286535588),
+                             lit(e, n, 0.044715)));
+  else
+    emit_unary_map(e, n, FMT("%s * x * (%s + %s(x * %s))", half, one, fn(e, n, "erf"),
+                             lit(e, n, 0.70710678118654752440)));
+}
+
+/* x < -lambd: x + bias; x > lambd: x - bias; otherwise 0. */
+static void emit_shrink(emit_ctx *e, const ir_node *n) {
+  double lambd = ir_attr_float(n, "lambd", 0.5), bias = ir_attr_float(n, "bias", 0.0);
+  emit_unary_map(e, n, FMT("x < %s ? x + %s : x > %s ? x - %s : %s", lit(e, n, -lambd),
+                           lit(e, n, bias), lit(e, n, lambd), lit(e, n, bias), lit(e, n, 0)));
+}
+
+static void emit_thresholdedrelu(emit_ctx *e, const ir_node *n) {
+  double alpha = ir_attr_float(n, "alpha", 1.0);
+  emit_unary_map(e, n, FMT("x > %s ? x : %s", lit(e, n, alpha), lit(e, n, 0)));
+}
+
 /* ---- Clip: bounds from attributes (opset < 11) or inputs 1 and 2 ---- */
 
 static nn_status infer_clip(ir_graph *g, ir_node *n) {
@@ -406,20 +460,98 @@ static void emit_softmax_any(emit_ctx *e, const ir_node *n, bool log) {
 static void emit_softmax(emit_ctx *e, const ir_node *n) { emit_softmax_any(e, n, false); }
 static void emit_logsoftmax(emit_ctx *e, const ir_node *n) { emit_softmax_any(e, n, true); }
 
+/* ---- gradient rules: one fused nncc.ActivationGrad pass each ---- */
+
+#define ACTIVATION_GRAD(fname, kind, x, y)                                     \
+  static nn_status grad_##fname(ad_ctx *ad, const ir_node *n) {                \
+    ad_give_grad(ad, n, 0, ad_activation_grad(ad, n, kind, ad_out_grad(ad, n, 0), x, y)); \
+    return NN_OK;                                                              \
+  }
+ACTIVATION_GRAD(relu, "relu", NULL, n->outputs[0])
+ACTIVATION_GRAD(leakyrelu, "leakyrelu", n->inputs[0], NULL)
+ACTIVATION_GRAD(sigmoid, "sigmoid", NULL, n->outputs[0])
+ACTIVATION_GRAD(tanh, "tanh", NULL, n->outputs[0])
+ACTIVATION_GRAD(elu, "elu", n->inputs[0], n->outputs[0])
+ACTIVATION_GRAD(selu, "selu", n->inputs[0], NULL)
+ACTIVATION_GRAD(softplus, "softplus", n->inputs[0], NULL)
+ACTIVATION_GRAD(hardsigmoid, "hardsigmoid", n->inputs[0], NULL)
+
+/* y = x > 0 ? x : slope * x: dx = x > 0 ? dy : slope * dy, and the learned
+ * slope gets x * dy where x <= 0, summed back to its shape (as PyTorch). */
+static nn_status grad_prelu(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0), *x = n->inputs[0], *slope = n->inputs[1];
+  ir_tensor *zero = ad_scalar(ad, x->dtype, 0);
+  ir_tensor *pos = ad_op(ad, "Greater", x, zero);
+  ir_tensor *in[3] = {pos, dy, ad_op(ad, "Mul", dy, slope)};
+  if (ad_needs_grad(ad, n, 0))
+    ad_give_grad(ad, n, 0, ad_finish(ad, ad_begin(ad, "", "Where", 3, in, 1)));
+  if (ad_needs_grad(ad, n, 1)) {
+    ir_tensor *w[3] = {pos, zero, ad_op(ad, "Mul", dy, x)};
+    ad_give_grad(ad, n, 1, ad_reduce_to(ad, ad_finish(ad, ad_begin(ad, "", "Where", 3, w, 1)), slope));
+  }
+  return NN_OK;
+}
+
+static nn_status grad_softmax_any(ad_ctx *ad, const ir_node *n, bool log) {
+  int64_t split[3];
+  if (softmax_split(ad_graph(ad), n, &split[0], &split[1], &split[2]))
+    return NN_ERR;
+  ir_tensor *in[2] = {ad_out_grad(ad, n, 0), n->outputs[0]};
+  ir_node *b = ad_begin(ad, "nncc", "SoftmaxGrad", 2, in, 1);
+  ad_attr_ints(ad, b, "split", 3, split);
+  ad_attr_int(ad, b, "log", log);
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
+static nn_status grad_softmax(ad_ctx *ad, const ir_node *n) { return grad_softmax_any(ad, n, false); }
+static nn_status grad_logsoftmax(ad_ctx *ad, const ir_node *n) { return grad_softmax_any(ad, n, true); }
+
+ACTIVATION_GRAD(softsign, "softsign", n->inputs[0], NULL)
+ACTIVATION_GRAD(hardswish, "hardswish", n->inputs[0], NULL)
+
+/* Clip's bounds are constants (attributes before opset 11, inputs after);
+ * the gradient passes where min <= x <= max. The kind's alpha and beta are
+ * the bounds. */
+static nn_status grad_clip(ad_ctx *ad, const ir_node *n) {
+  double lo = ir_attr_float(n, "min", -INFINITY), hi = ir_attr_float(n, "max", INFINITY);
+  for (int k = 1; k < 3; k++) {
+    const ir_tensor *b = ir_in(n, k);
+    if (!b)
+      continue;
+    if (b->kind != IR_WEIGHT)
+      return diag_node(ad_graph(ad)->path, n, "training through Clip needs constant bounds");
+    *(k == 1 ? &lo : &hi) = ir_weight_float(b, 0);
+  }
+  ir_tensor *in[3] = {ad_out_grad(ad, n, 0), n->inputs[0], NULL};
+  ir_node *b = ad_begin(ad, "nncc", "ActivationGrad", 3, in, 1);
+  ad_attr_string(ad, b, "kind", "clip");
+  ad_attr_float(ad, b, "alpha", lo);
+  ad_attr_float(ad, b, "beta", hi);
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
 const op_def op_family_activation[] = {
-    {"Relu", "", infer_relu, NULL, emit_relu, OP_ELEMENTWISE},
-    {"LeakyRelu", "", infer_unary_float, NULL, emit_leakyrelu, OP_ELEMENTWISE},
-    {"PRelu", "", infer_prelu, NULL, emit_prelu, OP_ELEMENTWISE},
-    {"Sigmoid", "", infer_unary_float, NULL, emit_sigmoid, OP_ELEMENTWISE},
-    {"Tanh", "", infer_unary_float, NULL, emit_tanh, OP_ELEMENTWISE},
-    {"Elu", "", infer_unary_float, NULL, emit_elu, OP_ELEMENTWISE},
-    {"Selu", "", infer_unary_float, NULL, emit_selu, OP_ELEMENTWISE},
-    {"HardSigmoid", "", infer_unary_float, NULL, emit_hardsigmoid, OP_ELEMENTWISE},
-    {"HardSwish", "", infer_unary_float, NULL, emit_hardswish, OP_ELEMENTWISE},
-    {"Softplus", "", infer_unary_float, NULL, emit_softplus, OP_ELEMENTWISE},
-    {"Softsign", "", infer_unary_float, NULL, emit_softsign, OP_ELEMENTWISE},
-    {"Clip", "", infer_clip, NULL, emit_clip, OP_ELEMENTWISE},
-    {"Softmax", "", infer_softmax, NULL, emit_softmax, 0},
-    {"LogSoftmax", "", infer_softmax, NULL, emit_logsoftmax, 0},
+    {"Relu", "", infer_relu, fold_elementwise, emit_relu, OP_ELEMENTWISE, .grad = grad_relu},
+    {"LeakyRelu", "", infer_unary_float, NULL, emit_leakyrelu, OP_ELEMENTWISE, .grad = grad_leakyrelu},
+    {"PRelu", "", infer_prelu, NULL, emit_prelu, OP_ELEMENTWISE, .grad = grad_prelu},
+    {"Sigmoid", "", infer_unary_float, NULL, emit_sigmoid, OP_ELEMENTWISE, .grad = grad_sigmoid},
+    {"Tanh", "", infer_unary_float, NULL, emit_tanh, OP_ELEMENTWISE, .grad = grad_tanh},
+    {"Elu", "", infer_unary_float, NULL, emit_elu, OP_ELEMENTWISE, .grad = grad_elu},
+    {"Selu", "", infer_unary_float, NULL, emit_selu, OP_ELEMENTWISE, .grad = grad_selu},
+    {"HardSigmoid", "", infer_unary_float, NULL, emit_hardsigmoid, OP_ELEMENTWISE, .grad = grad_hardsigmoid},
+    {"HardSwish", "", infer_unary_float, NULL, emit_hardswish, OP_ELEMENTWISE, .grad = grad_hardswish},
+    {"Softplus", "", infer_unary_float, NULL, emit_softplus, OP_ELEMENTWISE, .grad = grad_softplus},
+    {"Softsign", "", infer_unary_float, NULL, emit_softsign, OP_ELEMENTWISE, .grad = grad_softsign},
+    {"Celu", "", infer_unary_float, NULL, emit_celu, OP_ELEMENTWISE},
+    {"Mish", "", infer_unary_float, NULL, emit_mish, OP_ELEMENTWISE},
+    {"Swish", "", infer_unary_float, NULL, emit_swish, OP_ELEMENTWISE},
+    {"Gelu", "", infer_gelu, NULL, emit_gelu, OP_ELEMENTWISE},
+    {"Shrink", "", infer_unary_float, NULL, emit_shrink, OP_ELEMENTWISE},
+    {"ThresholdedRelu", "", infer_unary_float, NULL, emit_thresholdedrelu, OP_ELEMENTWISE},
+    {"Clip", "", infer_clip, NULL, emit_clip, OP_ELEMENTWISE, .grad = grad_clip},
+    {"Softmax", "", infer_softmax, NULL, emit_softmax, 0, .grad = grad_softmax},
+    {"LogSoftmax", "", infer_softmax, NULL, emit_logsoftmax, 0, .grad = grad_logsoftmax},
     {NULL},
 };

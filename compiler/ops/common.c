@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include "half.h"
+#include "narrow.h"
 
 #include <stdio.h>
 
@@ -198,6 +199,12 @@ void store_int(ir_dtype t, void *data, int64_t i, int64_t v, bool as_unsigned) {
   case IR_UINT64: ((uint64_t *)data)[i] = u; break;
   case IR_INT64: ((int64_t *)data)[i] = v; break;
   case IR_FLOAT16: case IR_BFLOAT16: store_double(t, data, i, as_unsigned ? (double)u : (double)v); break;
+  case IR_FLOAT8E4M3FN: case IR_FLOAT8E4M3FNUZ: case IR_FLOAT8E5M2: case IR_FLOAT8E5M2FNUZ:
+  case IR_FLOAT4E2M1: case IR_FLOAT8E8M0:
+    store_double(t, data, i, as_unsigned ? (double)u : (double)v);
+    break;
+  case IR_INT4: case IR_INT2: ((int8_t *)data)[i] = (int8_t)narrow_wrap_int(t, v); break;
+  case IR_UINT4: case IR_UINT2: ((uint8_t *)data)[i] = (uint8_t)narrow_wrap_int(t, v); break;
   case IR_UNDEFINED: NN_BUG("store_int: undefined dtype");
   }
 }
@@ -211,6 +218,10 @@ void store_double(ir_dtype t, void *data, int64_t i, double v) {
     ((uint16_t *)data)[i] = float_to_half((float)v);
   } else if (t == IR_BFLOAT16) {
     ((uint16_t *)data)[i] = float_to_bfloat16((float)v);
+  } else if (t == IR_FLOAT8E8M0) { /* Cast's defaults: saturate, round up */
+    ((uint8_t *)data)[i] = e8m0_from_float((float)v, true, E8M0_ROUND_UP);
+  } else if (narrow_is_float(t)) {
+    ((uint8_t *)data)[i] = narrow_from_float(t, (float)v, true);
   } else if (t == IR_BOOL) {
     ((uint8_t *)data)[i] = v != 0;
   } else if (t == IR_UINT64 && v >= 0 && v < 18446744073709551616.0) {

@@ -91,6 +91,11 @@ size_t plan_add_term(char *buf, size_t len, size_t size, int d, int64_t stride);
 /* "off + i0 * s0 + i1 * s1 ..." over the first n loop variables. */
 const char *plan_offset_expr(emit_ctx *e, int64_t off, const int64_t *stride, int n);
 
+/* Folds an elementwise op (arithmetic, Max/Min, comparisons, logic, Not, Where)
+ * over broadcast weights: exact for integer and bool, double for floats
+ * (fold_eval.c). Declines other dtypes. */
+nn_status fold_elementwise(ir_graph *g, ir_node *n);
+
 /* Integer list attribute into vals (at most max); -1 after reporting. */
 int attr_ints(ir_graph *g, const ir_node *n, const char *name, int64_t *vals, int max);
 

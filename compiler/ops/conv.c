@@ -13,16 +13,8 @@
 #include <stdio.h>
 
 #include "common.h"
-
-#define CONV_MAX_SP 3
-
-typedef struct {
-  int nsp;                /* spatial rank as in the model, 1..3 */
-  int64_t N, C, M, G;     /* batch, input channels, output channels, groups */
-  int64_t in[CONV_MAX_SP], out[CONV_MAX_SP], k[CONV_MAX_SP];
-  int64_t s[CONV_MAX_SP], d[CONV_MAX_SP], pb[CONV_MAX_SP]; /* stride, dilation, pad begin */
-  ir_dtype dtype;
-} conv_geo;
+#include "conv_geom.h"
+#include "grad_rules.h"
 
 static int64_t floor_div2(int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
 
@@ -114,7 +106,7 @@ static void convt_dim(conv_geo *c, int i, const char *ap, const int64_t *pads, b
   c->out[i] = full - c->pb[i] - (valid ? 0 : pads[c->nsp + i]);
 }
 
-static nn_status conv_geometry(ir_graph *g, const ir_node *n, bool tr, conv_geo *c) {
+nn_status conv_geometry(ir_graph *g, const ir_node *n, bool tr, conv_geo *c) {
   if (conv_channels(g, n, tr, c))
     return NN_ERR;
   int ns = c->nsp;
@@ -739,7 +731,7 @@ static void emit_conv(emit_ctx *e, const ir_node *n) { emit_conv_common(e, n, fa
 static void emit_convt(emit_ctx *e, const ir_node *n) { emit_conv_common(e, n, true); }
 
 const op_def op_family_conv[] = {
-    {"Conv", "", infer_conv, NULL, emit_conv, 0},
-    {"ConvTranspose", "", infer_convt, NULL, emit_convt, 0},
+    {"Conv", "", infer_conv, NULL, emit_conv, 0, .grad = grad_conv},
+    {"ConvTranspose", "", infer_convt, NULL, emit_convt, 0, .grad = grad_conv_transpose},
     {NULL},
 };

@@ -2,6 +2,7 @@
  * the variadic Sum/Mean/Max/Min. */
 #include <stdio.h>
 
+#include "autodiff.h"
 #include "common.h"
 
 /* ---- unary math on float types ---- */
@@ -90,82 +91,9 @@ static nn_status infer_identity(ir_graph *g, ir_node *n) {
   return infer_same_as_input(g, n);
 }
 
-/* ---- compile-time evaluation, for the shape arithmetic exporters write ---- */
-
-static double eval_binary(const char *op, double a, double b, bool integer) {
-  switch (op[0]) {
-  case 'A': return a + b;
-  case 'S': return a - b;
-  case 'M': return a * b;
-  case 'D':
-    if (integer) /* C-style truncation, as onnxruntime does for integer Div */
-      return b == 0 ? 0 : (double)((int64_t)a / (int64_t)b);
-    return a / b;
-  }
-  return 0;
-}
-
-static void store(ir_tensor *t, int64_t i, double v) {
-  switch (t->dtype) {
-  case IR_FLOAT: ((float *)t->data)[i] = (float)v; break;
-  case IR_DOUBLE: ((double *)t->data)[i] = v; break;
-  case IR_INT64: ((int64_t *)t->data)[i] = (int64_t)v; break;
-  case IR_INT32: ((int32_t *)t->data)[i] = (int32_t)v; break;
-  default: NN_BUG("store: dtype not folded");
-  }
-}
-
-/* Flat index of input t for output element i under broadcasting. */
-static int64_t bcast_offset(const ir_tensor *t, const ir_tensor *y, int64_t i) {
-  int64_t off = 0, stride = 1;
-  for (int d = y->rank - 1, k = t->rank - 1; d >= 0; d--, k--) {
-    int64_t idx = i % y->dims[d];
-    i /= y->dims[d];
-    if (k >= 0) {
-      if (t->dims[k] != 1)
-        off += idx * stride;
-      stride *= t->dims[k];
-    }
-  }
-  return off;
-}
-
-static nn_status fold_binary(ir_graph *g, ir_node *n) {
-  ir_tensor *y = n->outputs[0];
-  ir_dtype t = y->dtype;
-  if (t != IR_FLOAT && t != IR_DOUBLE && t != IR_INT64 && t != IR_INT32)
-    return NN_ERR;
-  ir_make_weight(g, y);
-  bool integer = t == IR_INT64 || t == IR_INT32;
-  for (int64_t i = 0; i < ir_numel(y); i++) {
-    double a = ir_weight_float(n->inputs[0], bcast_offset(n->inputs[0], y, i));
-    double b = ir_weight_float(n->inputs[1], bcast_offset(n->inputs[1], y, i));
-    if (t == IR_INT64) { /* exact in 64 bits, beyond double's 53 */
-      int64_t ia = ir_weight_int(n->inputs[0], bcast_offset(n->inputs[0], y, i));
-      int64_t ib = ir_weight_int(n->inputs[1], bcast_offset(n->inputs[1], y, i));
-      int64_t r = n->op_type[0] == 'A' ? ia + ib : n->op_type[0] == 'S' ? ia - ib
-                : n->op_type[0] == 'M' ? ia * ib : ib ? ia / ib : 0;
-      ((int64_t *)y->data)[i] = r;
-      continue;
-    }
-    store(y, i, eval_binary(n->op_type, a, b, integer));
-  }
-  return NN_OK;
-}
-
 static nn_status fold_identity(ir_graph *g, ir_node *n) {
   ir_make_weight(g, n->outputs[0]);
   memcpy(n->outputs[0]->data, n->inputs[0]->data, ir_bytes(n->outputs[0]));
-  return NN_OK;
-}
-
-static nn_status fold_neg(ir_graph *g, ir_node *n) {
-  ir_tensor *y = n->outputs[0];
-  if (y->dtype != IR_FLOAT && y->dtype != IR_DOUBLE && y->dtype != IR_INT64 && y->dtype != IR_INT32)
-    return NN_ERR;
-  ir_make_weight(g, y);
-  for (int64_t i = 0; i < ir_numel(y); i++)
-    store(y, i, -ir_weight_float(n->inputs[0], i));
   return NN_OK;
 }
 
@@ -250,17 +178,135 @@ static void emit_mean(emit_ctx *e, const ir_node *n) {
             mem_printf(e->g->mem, "acc / %s", emit_literal(e, n->outputs[0]->dtype, n->n_inputs)));
 }
 
+/* ---- gradient rules: a broadcast input gets its gradient summed back to its shape ---- */
+
+static void give(ad_ctx *ad, const ir_node *n, int k, ir_tensor *g) {
+  if (ad_needs_grad(ad, n, k))
+    ad_give_grad(ad, n, k, ad_reduce_to(ad, g, n->inputs[k]));
+}
+
+static nn_status grad_add_sub(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  give(ad, n, 0, dy);
+  if (ad_needs_grad(ad, n, 1))
+    give(ad, n, 1, n->op_type[0] == 'S' ? ad_op(ad, "Neg", dy, NULL) : dy);
+  return NN_OK;
+}
+
+static nn_status grad_mul(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  for (int k = 0; k < 2; k++)
+    if (ad_needs_grad(ad, n, k))
+      give(ad, n, k, ad_op(ad, "Mul", dy, n->inputs[1 - k]));
+  return NN_OK;
+}
+
+/* y = a / b: da = dy / b, db = -dy * y / b */
+static nn_status grad_div(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0), *b = n->inputs[1];
+  if (ad_needs_grad(ad, n, 0))
+    give(ad, n, 0, ad_op(ad, "Div", dy, b));
+  if (ad_needs_grad(ad, n, 1))
+    give(ad, n, 1, ad_op(ad, "Neg", ad_op(ad, "Mul", dy, ad_op(ad, "Div", n->outputs[0], b)), NULL));
+  return NN_OK;
+}
+
+static nn_status grad_identity(ad_ctx *ad, const ir_node *n) {
+  ad_give_grad(ad, n, 0, ad_out_grad(ad, n, 0));
+  return NN_OK;
+}
+
+static nn_status grad_neg(ad_ctx *ad, const ir_node *n) {
+  ad_give_grad(ad, n, 0, ad_op(ad, "Neg", ad_out_grad(ad, n, 0), NULL));
+  return NN_OK;
+}
+
+/* exp: dy * y; log: dy / x; sqrt: dy / (2 y) */
+static nn_status grad_exp(ad_ctx *ad, const ir_node *n) {
+  ad_give_grad(ad, n, 0, ad_op(ad, "Mul", ad_out_grad(ad, n, 0), n->outputs[0]));
+  return NN_OK;
+}
+
+static nn_status grad_log(ad_ctx *ad, const ir_node *n) {
+  ad_give_grad(ad, n, 0, ad_op(ad, "Div", ad_out_grad(ad, n, 0), n->inputs[0]));
+  return NN_OK;
+}
+
+static nn_status grad_sqrt(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *two_y = ad_op(ad, "Add", n->outputs[0], n->outputs[0]);
+  ad_give_grad(ad, n, 0, ad_op(ad, "Div", ad_out_grad(ad, n, 0), two_y));
+  return NN_OK;
+}
+
+static nn_status grad_erf(ad_ctx *ad, const ir_node *n) {
+  ad_give_grad(ad, n, 0, ad_activation_grad(ad, n, "erf", ad_out_grad(ad, n, 0), n->inputs[0], NULL));
+  return NN_OK;
+}
+
+static nn_status grad_abs(ad_ctx *ad, const ir_node *n) {
+  ad_give_grad(ad, n, 0, ad_activation_grad(ad, n, "abs", ad_out_grad(ad, n, 0), n->inputs[0], NULL));
+  return NN_OK;
+}
+
+/* y = a ^ b: da = dy * b * a ^ (b - 1), db = dy * y * log(a) */
+static nn_status grad_pow(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0), *a = n->inputs[0], *b = n->inputs[1];
+  if (b->dtype != a->dtype)
+    return diag_node(ad_graph(ad)->path, n, "training through Pow needs base and exponent of one type");
+  if (ad_needs_grad(ad, n, 0)) {
+    ir_tensor *bm1 = ad_op(ad, "Sub", b, ad_scalar(ad, b->dtype, 1));
+    give(ad, n, 0, ad_op(ad, "Mul", dy, ad_op(ad, "Mul", b, ad_op(ad, "Pow", a, bm1))));
+  }
+  if (ad_needs_grad(ad, n, 1))
+    give(ad, n, 1, ad_op(ad, "Mul", dy, ad_op(ad, "Mul", n->outputs[0], ad_op(ad, "Log", a, NULL))));
+  return NN_OK;
+}
+
+static nn_status grad_reciprocal(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *y = n->outputs[0]; /* d(1/x) = -y^2 */
+  ad_give_grad(ad, n, 0, ad_op(ad, "Neg", ad_op(ad, "Mul", ad_out_grad(ad, n, 0), ad_op(ad, "Mul", y, y)), NULL));
+  return NN_OK;
+}
+
+/* Sum gives every input the gradient; Mean a share of it. */
+static nn_status grad_sum_mean(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  if (n->op_type[0] == 'M' && n->n_inputs > 1)
+    dy = ad_op(ad, "Mul", dy, ad_scalar(ad, dy->dtype, 1.0 / n->n_inputs));
+  for (int k = 0; k < n->n_inputs; k++)
+    give(ad, n, k, dy);
+  return NN_OK;
+}
+
+/* Max and Min: the gradient goes to the inputs equal to the result, split
+ * evenly among ties (PyTorch's maximum/minimum do so for two inputs). */
+static nn_status grad_max_min(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0), *y = n->outputs[0], *count = NULL;
+  ir_tensor **hit = mem_alloc(ad_graph(ad)->mem, sizeof *hit * (size_t)n->n_inputs);
+  for (int k = 0; k < n->n_inputs; k++) {
+    ir_node *c = ad_begin(ad, "", "Cast", 1, (ir_tensor *[]){ad_op(ad, "Equal", n->inputs[k], y)}, 1);
+    ad_attr_int(ad, c, "to", y->dtype);
+    hit[k] = ad_finish(ad, c);
+    count = count ? ad_op(ad, "Add", count, hit[k]) : hit[k];
+  }
+  ir_tensor *share = ad_op(ad, "Div", dy, count);
+  for (int k = 0; k < n->n_inputs; k++)
+    if (ad_needs_grad(ad, n, k))
+      give(ad, n, k, ad_op(ad, "Mul", share, hit[k]));
+  return NN_OK;
+}
+
 const op_def op_family_elementwise[] = {
-    {"Identity", "", infer_identity, fold_identity, emit_identity, OP_ELEMENTWISE},
-    {"Abs", "", infer_unary_numeric, NULL, emit_abs, OP_ELEMENTWISE},
-    {"Neg", "", infer_unary_numeric, fold_neg, emit_neg, OP_ELEMENTWISE},
-    {"Exp", "", infer_unary_float, NULL, emit_exp, OP_ELEMENTWISE},
-    {"Log", "", infer_unary_float, NULL, emit_log, OP_ELEMENTWISE},
-    {"Sqrt", "", infer_unary_float, NULL, emit_sqrt, OP_ELEMENTWISE},
-    {"Reciprocal", "", infer_unary_float, NULL, emit_reciprocal, OP_ELEMENTWISE},
+    {"Identity", "", infer_identity, fold_identity, emit_identity, OP_ELEMENTWISE, .grad = grad_identity},
+    {"Abs", "", infer_unary_numeric, fold_elementwise, emit_abs, OP_ELEMENTWISE, .grad = grad_abs},
+    {"Neg", "", infer_unary_numeric, fold_elementwise, emit_neg, OP_ELEMENTWISE, .grad = grad_neg},
+    {"Exp", "", infer_unary_float, NULL, emit_exp, OP_ELEMENTWISE, .grad = grad_exp},
+    {"Log", "", infer_unary_float, NULL, emit_log, OP_ELEMENTWISE, .grad = grad_log},
+    {"Sqrt", "", infer_unary_float, fold_elementwise, emit_sqrt, OP_ELEMENTWISE, .grad = grad_sqrt},
+    {"Reciprocal", "", infer_unary_float, NULL, emit_reciprocal, OP_ELEMENTWISE, .grad = grad_reciprocal},
     {"Floor", "", infer_unary_float, NULL, emit_floor, OP_ELEMENTWISE},
-    {"Ceil", "", infer_unary_float, NULL, emit_ceil, OP_ELEMENTWISE},
-    {"Erf", "", infer_unary_float, NULL, emit_erf, OP_ELEMENTWISE},
+    {"Ceil", "", infer_unary_float, fold_elementwise, emit_ceil, OP_ELEMENTWISE},
+    {"Erf", "", infer_unary_float, NULL, emit_erf, OP_ELEMENTWISE, .grad = grad_erf},
     {"Sin", "", infer_unary_float, NULL, emit_sin, OP_ELEMENTWISE},
     {"Cos", "", infer_unary_float, NULL, emit_cos, OP_ELEMENTWISE},
     {"Tan", "", infer_unary_float, NULL, emit_tan, OP_ELEMENTWISE},
@@ -274,15 +320,15 @@ const op_def op_family_elementwise[] = {
     {"Atanh", "", infer_unary_float, NULL, emit_atanh, OP_ELEMENTWISE},
     {"Round", "", infer_unary_float, NULL, emit_round, OP_ELEMENTWISE},
     {"Sign", "", infer_unary_numeric, NULL, emit_sign, OP_ELEMENTWISE},
-    {"Mod", "", infer_binary, NULL, emit_mod, OP_ELEMENTWISE},
-    {"Add", "", infer_binary, fold_binary, emit_add, OP_ELEMENTWISE},
-    {"Sub", "", infer_binary, fold_binary, emit_sub, OP_ELEMENTWISE},
-    {"Mul", "", infer_binary, fold_binary, emit_mul, OP_ELEMENTWISE},
-    {"Div", "", infer_binary, fold_binary, emit_div, OP_ELEMENTWISE},
-    {"Pow", "", infer_pow, NULL, emit_pow, OP_ELEMENTWISE},
-    {"Sum", "", infer_variadic, NULL, emit_sum, OP_ELEMENTWISE},
-    {"Mean", "", infer_variadic, NULL, emit_mean, OP_ELEMENTWISE},
-    {"Max", "", infer_variadic, NULL, emit_max, OP_ELEMENTWISE},
-    {"Min", "", infer_variadic, NULL, emit_min, OP_ELEMENTWISE},
+    {"Mod", "", infer_binary, fold_elementwise, emit_mod, OP_ELEMENTWISE},
+    {"Add", "", infer_binary, fold_elementwise, emit_add, OP_ELEMENTWISE, .grad = grad_add_sub},
+    {"Sub", "", infer_binary, fold_elementwise, emit_sub, OP_ELEMENTWISE, .grad = grad_add_sub},
+    {"Mul", "", infer_binary, fold_elementwise, emit_mul, OP_ELEMENTWISE, .grad = grad_mul},
+    {"Div", "", infer_binary, fold_elementwise, emit_div, OP_ELEMENTWISE, .grad = grad_div},
+    {"Pow", "", infer_pow, NULL, emit_pow, OP_ELEMENTWISE, .grad = grad_pow},
+    {"Sum", "", infer_variadic, NULL, emit_sum, OP_ELEMENTWISE, .grad = grad_sum_mean},
+    {"Mean", "", infer_variadic, NULL, emit_mean, OP_ELEMENTWISE, .grad = grad_sum_mean},
+    {"Max", "", infer_variadic, fold_elementwise, emit_max, OP_ELEMENTWISE, .grad = grad_max_min},
+    {"Min", "", infer_variadic, fold_elementwise, emit_min, OP_ELEMENTWISE, .grad = grad_max_min},
     {NULL},
 };

@@ -5,6 +5,7 @@
  * into few memory operations per multiply-add. */
 #include <stdio.h>
 
+#include "autodiff.h"
 #include "common.h"
 
 #define MM_MR 8    /* rows per block: each load of B feeds this many rows */
@@ -360,8 +361,85 @@ static void emit_matmul(emit_ctx *e, const ir_node *n) {
   emit_close(e);
 }
 
+/* ---- gradient rules ---- */
+
+static ir_tensor *gemm(ad_ctx *ad, ir_tensor *a, ir_tensor *b, bool ta, bool tb, double alpha) {
+  ir_tensor *in[2] = {a, b};
+  ir_node *g = ad_begin(ad, "", "Gemm", 2, in, 1);
+  ad_attr_int(ad, g, "transA", ta);
+  ad_attr_int(ad, g, "transB", tb);
+  if (alpha != 1)
+    ad_attr_float(ad, g, "alpha", alpha);
+  return ad_finish(ad, g);
+}
+
+/* Y = alpha * A' B' + beta * C with A' = A or A^T (transA), B' likewise:
+ * dA' = alpha dY B'^T, dB' = alpha A'^T dY, each written as one Gemm that
+ * yields A's (B's) own layout; dC = beta dY summed to C's shape. */
+static nn_status grad_gemm(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0), *a = n->inputs[0], *b = n->inputs[1];
+  bool ta = ir_attr_int(n, "transA", 0), tb = ir_attr_int(n, "transB", 0);
+  double alpha = ir_attr_float(n, "alpha", 1), beta = ir_attr_float(n, "beta", 1);
+  if (ad_needs_grad(ad, n, 0))
+    ad_give_grad(ad, n, 0, ta ? gemm(ad, b, dy, tb, true, alpha) : gemm(ad, dy, b, false, !tb, alpha));
+  if (ad_needs_grad(ad, n, 1))
+    ad_give_grad(ad, n, 1, tb ? gemm(ad, dy, a, true, ta, alpha) : gemm(ad, a, dy, !ta, false, alpha));
+  if (ad_needs_grad(ad, n, 2)) {
+    ir_tensor *dc = beta == 1 ? dy : ad_op(ad, "Mul", dy, ad_scalar(ad, dy->dtype, beta));
+    ad_give_grad(ad, n, 2, ad_reduce_to(ad, dc, n->inputs[2]));
+  }
+  return NN_OK;
+}
+
+/* t with its last two axes swapped. */
+static ir_tensor *swap_last(ad_ctx *ad, ir_tensor *t) {
+  int64_t perm[IR_MAX_RANK];
+  for (int d = 0; d < t->rank; d++)
+    perm[d] = d;
+  perm[t->rank - 2] = t->rank - 1;
+  perm[t->rank - 1] = t->rank - 2;
+  ir_node *b = ad_begin(ad, "", "Transpose", 1, &t, 1);
+  ad_attr_ints(ad, b, "perm", t->rank, perm);
+  return ad_finish(ad, b);
+}
+
+/* t as a matrix: a 1-D A is [1, K], a 1-D B is [K, 1]. */
+static ir_tensor *as_matrix(ad_ctx *ad, ir_tensor *t, bool row) {
+  if (t->rank != 1)
+    return t;
+  int64_t dims[2] = {row ? 1 : t->dims[0], row ? t->dims[0] : 1};
+  ir_tensor like = {.rank = 2, .dims = {dims[0], dims[1]}};
+  return ad_reshape_to(ad, t, &like);
+}
+
+/* Y = A B over the last two axes, batch axes broadcast: dA = dY B^T and
+ * dB = A^T dY, summed over the batch axes each input was broadcast along. */
+static nn_status grad_matmul(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *a = as_matrix(ad, n->inputs[0], true), *b = as_matrix(ad, n->inputs[1], false);
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  /* dY with the axes a 1-D operand dropped put back */
+  ir_tensor full = {.rank = a->rank > b->rank ? a->rank : b->rank};
+  for (int d = 0; d < full.rank - 2; d++) {
+    int da = d - (full.rank - a->rank), db = d - (full.rank - b->rank);
+    int64_t x = da >= 0 ? a->dims[da] : 1, y = db >= 0 ? b->dims[db] : 1;
+    full.dims[d] = x > y ? x : y;
+  }
+  full.dims[full.rank - 2] = a->dims[a->rank - 2];
+  full.dims[full.rank - 1] = b->dims[b->rank - 1];
+  dy = ad_reshape_to(ad, dy, &full);
+  if (ad_needs_grad(ad, n, 0)) {
+    ir_tensor *da = ad_reduce_to(ad, ad_op(ad, "MatMul", dy, swap_last(ad, b)), a);
+    ad_give_grad(ad, n, 0, ad_reshape_to(ad, da, n->inputs[0]));
+  }
+  if (ad_needs_grad(ad, n, 1)) {
+    ir_tensor *db = ad_reduce_to(ad, ad_op(ad, "MatMul", swap_last(ad, a), dy), b);
+    ad_give_grad(ad, n, 1, ad_reshape_to(ad, db, n->inputs[1]));
+  }
+  return NN_OK;
+}
+
 const op_def op_family_gemm[] = {
-    {"Gemm", "", infer_gemm, NULL, emit_gemm, 0},
-    {"MatMul", "", infer_matmul, NULL, emit_matmul, 0},
+    {"Gemm", "", infer_gemm, NULL, emit_gemm, 0, .grad = grad_gemm},
+    {"MatMul", "", infer_matmul, NULL, emit_matmul, 0, .grad = grad_matmul},
     {NULL},
 };

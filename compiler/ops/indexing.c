@@ -9,6 +9,7 @@
  * Data movement is dtype-agnostic; every op folds when its inputs are weights. */
 #include <stdio.h>
 
+#include "autodiff.h"
 #include "common.h"
 
 /* ---- shared helpers ---- */
@@ -1317,9 +1318,38 @@ static void emit_cumsum(emit_ctx *e, const ir_node *n) {
   close_loops(e, 3);
 }
 
+/* ---- gradient rules ---- */
+
+/* Expand broadcasts: the gradient is summed back to the input's shape. */
+static nn_status grad_expand(ad_ctx *ad, const ir_node *n) {
+  ad_give_grad(ad, n, 0, ad_reduce_to(ad, ad_out_grad(ad, n, 0), n->inputs[0]));
+  return NN_OK;
+}
+
+/* Tile repeats the input r_d times along each axis d: the gradient, viewed
+ * as [r_0, d_0, r_1, d_1, ...], summed over the repeat axes. */
+static nn_status grad_tile(ad_ctx *ad, const ir_node *n) {
+  const ir_tensor *x = n->inputs[0];
+  if (2 * x->rank > IR_MAX_RANK)
+    return diag_node(ad_graph(ad)->path, n, "training through Tile supports rank %d at most",
+                     IR_MAX_RANK / 2);
+  ir_tensor view = {.rank = 2 * x->rank};
+  int64_t axes[IR_MAX_RANK];
+  for (int d = 0; d < x->rank; d++) {
+    view.dims[2 * d] = x->dims[d] ? n->outputs[0]->dims[d] / x->dims[d] : 0;
+    view.dims[2 * d + 1] = x->dims[d];
+    axes[d] = 2 * d;
+  }
+  ir_tensor *in[2] = {ad_reshape_to(ad, ad_out_grad(ad, n, 0), &view), ad_ints(ad, x->rank, axes)};
+  ir_node *b = ad_begin(ad, "", "ReduceSum", 2, in, 1);
+  ad_attr_int(ad, b, "keepdims", 0);
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
 const op_def op_family_indexing[] = {
-    {"Expand", "", infer_expand, fold_expand, emit_expand, 0, OP_CONST(1)},
-    {"Tile", "", infer_tile, fold_tile, emit_tile, 0, OP_CONST(1)},
+    {"Expand", "", infer_expand, fold_expand, emit_expand, 0, OP_CONST(1), .grad = grad_expand},
+    {"Tile", "", infer_tile, fold_tile, emit_tile, 0, OP_CONST(1), .grad = grad_tile},
     {"DepthToSpace", "", infer_depth_space, fold_depth_space, emit_depth_space, 0},
     {"SpaceToDepth", "", infer_depth_space, fold_depth_space, emit_depth_space, 0},
     {"CenterCropPad", "", infer_center_crop_pad, fold_center_crop_pad, emit_center_crop_pad, 0,

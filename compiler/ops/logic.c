@@ -2,6 +2,7 @@
  * the ops that make or take bool tensors (uint8_t 0/1 in C). */
 #include <stdio.h>
 
+#include "autodiff.h"
 #include "common.h"
 
 static nn_status set_bool_output(ir_graph *g, ir_node *n) {
@@ -134,16 +135,32 @@ static void emit_where(emit_ctx *e, const ir_node *n) {
     emit_close(e);
 }
 
+/* ---- gradient rules ---- */
+
+/* Where picks each element from a or b: each gets the gradient where it was
+ * picked, summed back to its shape; the condition has none. */
+static nn_status grad_where(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0), *zero = ad_scalar(ad, dy->dtype, 0);
+  for (int k = 1; k < 3; k++) {
+    if (!ad_needs_grad(ad, n, k))
+      continue;
+    ir_tensor *in[3] = {n->inputs[0], k == 1 ? dy : zero, k == 1 ? zero : dy};
+    ir_tensor *g = ad_finish(ad, ad_begin(ad, "", "Where", 3, in, 1));
+    ad_give_grad(ad, n, k, ad_reduce_to(ad, g, n->inputs[k]));
+  }
+  return NN_OK;
+}
+
 const op_def op_family_logic[] = {
-    {"Equal", "", infer_compare, NULL, emit_equal, OP_ELEMENTWISE},
-    {"Less", "", infer_compare, NULL, emit_less, OP_ELEMENTWISE},
-    {"Greater", "", infer_compare, NULL, emit_greater, OP_ELEMENTWISE},
-    {"LessOrEqual", "", infer_compare, NULL, emit_less_eq, OP_ELEMENTWISE},
-    {"GreaterOrEqual", "", infer_compare, NULL, emit_greater_eq, OP_ELEMENTWISE},
-    {"And", "", infer_logical, NULL, emit_and, OP_ELEMENTWISE},
-    {"Or", "", infer_logical, NULL, emit_or, OP_ELEMENTWISE},
-    {"Xor", "", infer_logical, NULL, emit_xor, OP_ELEMENTWISE},
-    {"Not", "", infer_not, NULL, emit_not, OP_ELEMENTWISE},
+    {"Equal", "", infer_compare, fold_elementwise, emit_equal, OP_ELEMENTWISE},
+    {"Less", "", infer_compare, fold_elementwise, emit_less, OP_ELEMENTWISE},
+    {"Greater", "", infer_compare, fold_elementwise, emit_greater, OP_ELEMENTWISE},
+    {"LessOrEqual", "", infer_compare, fold_elementwise, emit_less_eq, OP_ELEMENTWISE},
+    {"GreaterOrEqual", "", infer_compare, fold_elementwise, emit_greater_eq, OP_ELEMENTWISE},
+    {"And", "", infer_logical, fold_elementwise, emit_and, OP_ELEMENTWISE},
+    {"Or", "", infer_logical, fold_elementwise, emit_or, OP_ELEMENTWISE},
+    {"Xor", "", infer_logical, fold_elementwise, emit_xor, OP_ELEMENTWISE},
+    {"Not", "", infer_not, fold_elementwise, emit_not, OP_ELEMENTWISE},
     {"BitwiseAnd", "", infer_bitwise, NULL, emit_bit_and, OP_ELEMENTWISE},
     {"BitwiseOr", "", infer_bitwise, NULL, emit_bit_or, OP_ELEMENTWISE},
     {"BitwiseXor", "", infer_bitwise, NULL, emit_bit_xor, OP_ELEMENTWISE},
@@ -151,6 +168,6 @@ const op_def op_family_logic[] = {
     {"BitShift", "", infer_bitshift, NULL, emit_bitshift, OP_ELEMENTWISE},
     {"IsNaN", "", infer_predicate, NULL, emit_isnan, OP_ELEMENTWISE},
     {"IsInf", "", infer_predicate, NULL, emit_isinf, OP_ELEMENTWISE},
-    {"Where", "", infer_where, NULL, emit_where, OP_ELEMENTWISE},
+    {"Where", "", infer_where, fold_elementwise, emit_where, OP_ELEMENTWISE, .grad = grad_where},
     {NULL},
 };

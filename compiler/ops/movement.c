@@ -4,7 +4,10 @@
  * compile time by plan_run and emitted as loops by plan_emit. */
 #include <stdio.h>
 
+#include "autodiff.h"
 #include "common.h"
+#include "grad_rules.h"
+#include "pad_params.h"
 
 /* ---- Transpose ---- */
 
@@ -432,16 +435,9 @@ static void emit_gather(emit_ctx *e, const ir_node *n) {
 
 /* ---- Pad ---- */
 
-typedef enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP } pad_mode;
-
-typedef struct pad_params {
-  pad_mode mode;
-  int64_t begin[IR_MAX_RANK], end[IR_MAX_RANK];
-} pad_params;
-
 /* Reads mode, pads (attribute 'paddings'/'pads' before opset 11, input 1
  * from 11) and axes (input 3, opset 18). */
-static nn_status pad_params_of(ir_graph *g, const ir_node *n, pad_params *pp) {
+nn_status pad_params_of(ir_graph *g, const ir_node *n, pad_params *pp) {
   const ir_tensor *x = n->inputs[0];
   int r = x->rank;
   const char *mode = ir_attr_string(n, "mode", "constant");
@@ -504,9 +500,7 @@ static nn_status infer_pad(ir_graph *g, ir_node *n) {
   return NN_OK;
 }
 
-/* The input index that output index i of an axis of size n reads (after
- * subtracting the leading pad), or -1 for the constant. */
-static int64_t pad_source(pad_mode mode, int64_t j, int64_t n) {
+int64_t pad_source(pad_mode mode, int64_t j, int64_t n) {
   if (j >= 0 && j < n)
     return j;
   switch (mode) {
@@ -661,12 +655,88 @@ static void emit_pad(emit_ctx *e, const ir_node *n) {
     emit_pad_mapped(e, n, &pp);
 }
 
+/* ---- gradient rules ---- */
+
+/* Transpose by perm: the gradient goes back through the inverse permutation. */
+static nn_status grad_transpose(ad_ctx *ad, const ir_node *n) {
+  int r = n->inputs[0]->rank;
+  const int64_t *perm;
+  int64_t inverse[IR_MAX_RANK];
+  bool given = ir_attr_ints(n, "perm", &perm) == r;
+  for (int d = 0; d < r; d++)
+    inverse[given ? perm[d] : r - 1 - d] = d;
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  ir_node *b = ad_begin(ad, "", "Transpose", 1, &dy, 1);
+  ad_attr_ints(ad, b, "perm", r, inverse);
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
+/* Input k's gradient is its run of the output's gradient along the axis. */
+static nn_status grad_concat(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  int64_t axis = ir_attr_int(n, "axis", 1), at = 0;
+  axis = axis < 0 ? axis + dy->rank : axis;
+  for (int k = 0; k < n->n_inputs; k++) {
+    int64_t len = n->inputs[k]->dims[axis];
+    if (ad_needs_grad(ad, n, k)) {
+      int64_t end = at + len;
+      ir_tensor *in[4] = {dy, ad_ints(ad, 1, &at), ad_ints(ad, 1, &end), ad_ints(ad, 1, &axis)};
+      ad_give_grad(ad, n, k, ad_finish(ad, ad_begin(ad, "", "Slice", 4, in, 1)));
+    }
+    at += len;
+  }
+  return NN_OK;
+}
+
+/* The pieces' gradients concatenated; a piece no gradient reaches gives zeros. */
+static nn_status grad_split(ad_ctx *ad, const ir_node *n) {
+  ir_tensor **in = mem_alloc(ad_graph(ad)->mem, sizeof *in * (size_t)n->n_outputs);
+  for (int k = 0; k < n->n_outputs; k++) {
+    in[k] = ad_out_grad(ad, n, k);
+    if (!in[k])
+      in[k] = ad_zeros(ad, n->outputs[k]);
+  }
+  ir_node *b = ad_begin(ad, "", "Concat", n->n_outputs, in, 1);
+  ad_attr_int(ad, b, "axis", split_axis(n));
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
+/* The gradient scattered back to where the slice read it, zeros elsewhere. */
+static nn_status grad_slice(ad_ctx *ad, const ir_node *n) {
+  slice_params sp;
+  if (slice_params_of(ad_graph(ad), n, &sp))
+    return NN_ERR;
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  ir_node *b = ad_begin(ad, "nncc", "SliceGrad", 1, &dy, 1);
+  int r = n->inputs[0]->rank;
+  ad_attr_ints(ad, b, "shape", r, n->inputs[0]->dims);
+  ad_attr_ints(ad, b, "start", r, sp.start);
+  ad_attr_ints(ad, b, "step", r, sp.step);
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
+/* An embedding's rows get the gradients of the positions that read them, summed. */
+static nn_status grad_gather(ad_ctx *ad, const ir_node *n) {
+  int64_t outer, N, inner;
+  gather_dims(n, &outer, &N, &inner);
+  ir_tensor *in[2] = {ad_out_grad(ad, n, 0), n->inputs[1]};
+  ir_node *b = ad_begin(ad, "nncc", "GatherGrad", 2, in, 1);
+  ad_attr_ints(ad, b, "shape", n->inputs[0]->rank, n->inputs[0]->dims);
+  int64_t split[3] = {outer, N, inner};
+  ad_attr_ints(ad, b, "split", 3, split);
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
 const op_def op_family_movement[] = {
-    {"Transpose", "", infer_transpose, fold_transpose, emit_transpose, 0},
-    {"Concat", "", infer_concat, fold_concat, emit_concat, 0},
-    {"Split", "", infer_split, fold_split, emit_split, 0, OP_CONST(1)},
-    {"Slice", "", infer_slice, fold_slice, emit_slice, 0, OP_CONST(1) | OP_CONST(2) | OP_CONST(3) | OP_CONST(4)},
-    {"Gather", "", infer_gather, fold_gather, emit_gather, 0},
-    {"Pad", "", infer_pad, fold_pad, emit_pad, 0, OP_CONST(1) | OP_CONST(3)},
+    {"Transpose", "", infer_transpose, fold_transpose, emit_transpose, 0, .grad = grad_transpose},
+    {"Concat", "", infer_concat, fold_concat, emit_concat, 0, .grad = grad_concat},
+    {"Split", "", infer_split, fold_split, emit_split, 0, OP_CONST(1), .grad = grad_split},
+    {"Slice", "", infer_slice, fold_slice, emit_slice, 0, OP_CONST(1) | OP_CONST(2) | OP_CONST(3) | OP_CONST(4), .grad = grad_slice},
+    {"Gather", "", infer_gather, fold_gather, emit_gather, 0, .grad = grad_gather},
+    {"Pad", "", infer_pad, fold_pad, emit_pad, 0, OP_CONST(1) | OP_CONST(3), .grad = grad_pad},
     {NULL},
 };

@@ -1,7 +1,8 @@
-/* BatchNormalization and Dropout, both in inference mode, and LRN: nncc compiles
- * trained models, so batch statistics and random dropping are rejected with
- * a message rather than approximated. */
-#include "common.h"
+/* BatchNormalization (inference, and training mode: batch statistics and
+ * running averages), Dropout in inference mode, and LRN. Random dropping is
+ * rejected with a message rather than approximated. */
+#include "norm_stats.h"
+#include "grad_rules.h"
 
 /* ---- BatchNormalization ---- */
 
@@ -26,6 +27,11 @@ static nn_status bn_params(ir_graph *g, const ir_node *n, bool *per_element) {
   return NN_OK;
 }
 
+/* training_mode exists from opset 14; earlier opsets' training outputs are not supported. */
+static bool bn_training(const ir_node *n) {
+  return n->opset >= 14 && ir_attr_int(n, "training_mode", 0) != 0;
+}
+
 static nn_status infer_batchnorm(ir_graph *g, ir_node *n) {
   if (check_arity(g, n, 5, 5))
     return NN_ERR;
@@ -35,20 +41,45 @@ static nn_status infer_batchnorm(ir_graph *g, ir_node *n) {
     if (check_float(g, n, k))
       return NN_ERR;
   }
-  if (ir_attr_int(n, "training_mode", 0) != 0)
-    return diag_node(g->path, n, "training_mode=1 (normalising by batch statistics) is not "
-                     "supported; nncc compiles inference only: export the model in eval mode");
-  for (int k = 1; k < n->n_outputs; k++)
-    if (n->outputs[k])
-      return diag_node(g->path, n, "output %d (a training statistic) is not supported; nncc "
-                       "compiles inference only: export the model in eval mode", k);
+  bool training = bn_training(n);
+  if (n->n_outputs > (training ? 3 : 1))
+    return diag_node(g->path, n, "has %d outputs; %s", n->n_outputs,
+                     training ? "at most 3 expected (Y, running_mean, running_var)"
+                              : "the statistics outputs need training_mode=1 (opset 14 on)");
   if (n->inputs[0]->rank < 2)
     return diag_node(g->path, n, "input 0 'X' has rank %d; expected N x C x ...",
                      n->inputs[0]->rank);
   bool per_element;
   if (bn_params(g, n, &per_element))
     return NN_ERR;
+  for (int k = 1; k < n->n_outputs; k++)
+    if (n->outputs[k])
+      ir_set_shape(n->outputs[k], n->inputs[k + 2]->dtype, 1, &n->inputs[0]->dims[1]);
   return infer_same_as_input(g, n);
+}
+
+/* Training mode normalises by the batch's own mean and (biased) variance per
+ * channel and writes the running averages
+ * input_mean * momentum + batch_mean * (1 - momentum) (and the same for var). */
+static void bn_running_stats(emit_ctx *e, const ir_node *n) {
+  double m = ir_attr_float(n, "momentum", 0.9);
+  for (int k = 1; k < 3; k++)
+    if (ir_out(n, k))
+      emit_line(e, "out%d[r] = (%s)(in%d[r] * %.17g + %s * %.17g);", k,
+                ir_dtype_ctype(n->outputs[k]->dtype), k + 2, m, k == 1 ? "mean" : "var", 1 - m);
+}
+
+static void emit_batchnorm_training(emit_ctx *e, const ir_node *n) {
+  const ir_tensor *x = n->inputs[0];
+  bool red[NORM_MAX_DIMS];
+  int64_t ps[NORM_MAX_PARAMS][NORM_MAX_DIMS] = {{0, 1}, {0, 1}};
+  for (int d = 0; d < x->rank; d++)
+    red[d] = d != 1;
+  norm_view v;
+  norm_view_build(&v, x->rank, x->dims, red, 2, ps);
+  norm_spec s = {.center = true, .eps = ir_attr_float(n, "epsilon", 1e-5), .scale_in = 1,
+                 .bias_in = 2, .mean_out = -1, .inv_out = -1, .per_group = bn_running_stats};
+  emit_normalize(e, n, &v, &s);
 }
 
 /* y = (x - mean) * scale / sqrt(var + epsilon) + B, one plane per (n, c). */
@@ -56,6 +87,10 @@ static void emit_batchnorm(emit_ctx *e, const ir_node *n) {
   const ir_tensor *x = n->inputs[0];
   if (ir_numel(x) == 0)
     return;
+  if (bn_training(n)) {
+    emit_batchnorm_training(e, n);
+    return;
+  }
   bool per_element;
   bn_params(e->g, n, &per_element);
   ir_dtype t = x->dtype;
@@ -184,6 +219,7 @@ static void emit_lrn(emit_ctx *e, const ir_node *n) {
 const op_def op_family_normalization[] = {
     {"LRN", "", infer_lrn, NULL, emit_lrn, 0},
     {"BatchNormalization", "", infer_batchnorm, NULL, emit_batchnorm, 0},
-    {"Dropout", "", infer_dropout, fold_dropout, emit_dropout, 0, OP_CONST(1) | OP_CONST(2)},
+    {"Dropout", "", infer_dropout, fold_dropout, emit_dropout, 0, OP_CONST(1) | OP_CONST(2),
+     .grad = grad_dropout},
     {NULL},
 };

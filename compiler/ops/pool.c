@@ -7,16 +7,8 @@
 #include <stdio.h>
 
 #include "common.h"
-
-#define SP (IR_MAX_RANK - 2) /* most spatial axes */
-
-/* A pooling node's geometry with auto_pad and ceil_mode resolved. */
-typedef struct pool_geom {
-  int r;      /* spatial axes */
-  int64_t nc; /* batch x channels: independent planes */
-  int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP], pe[SP];
-  bool inside[SP]; /* while emitting: the loop over axis i only visits windows inside the input */
-} pool_geom;
+#include "grad_rules.h"
+#include "pool_geom.h"
 
 static bool is_max(const ir_node *n) { return strcmp(n->op_type, "MaxPool") == 0; }
 static bool is_lp(const ir_node *n) { return strstr(n->op_type, "LpPool") != NULL; }
@@ -85,7 +77,7 @@ static nn_status pool_axis(ir_graph *g, const ir_node *n, pool_geom *p, int i, c
   return NN_OK;
 }
 
-static nn_status pool_geometry(ir_graph *g, const ir_node *n, pool_geom *p) {
+nn_status pool_geometry(ir_graph *g, const ir_node *n, pool_geom *p) {
   const ir_tensor *x = n->inputs[0];
   p->r = x->rank - 2;
   if (p->r < 1 || p->r > SP)
@@ -442,11 +434,11 @@ static void emit_global(emit_ctx *e, const ir_node *n) {
 }
 
 const op_def op_family_pool[] = {
-    {"MaxPool", "", infer_pool, NULL, emit_pool, 0},
-    {"AveragePool", "", infer_pool, NULL, emit_pool, 0},
+    {"MaxPool", "", infer_pool, NULL, emit_pool, 0, .grad = grad_pool},
+    {"AveragePool", "", infer_pool, NULL, emit_pool, 0, .grad = grad_pool},
     {"LpPool", "", infer_pool, NULL, emit_pool, 0},
-    {"GlobalMaxPool", "", infer_global, NULL, emit_global, 0},
-    {"GlobalAveragePool", "", infer_global, NULL, emit_global, 0},
+    {"GlobalMaxPool", "", infer_global, NULL, emit_global, 0, .grad = grad_pool},
+    {"GlobalAveragePool", "", infer_global, NULL, emit_global, 0, .grad = grad_pool},
     {"GlobalLpPool", "", infer_global, NULL, emit_global, 0},
     {NULL},
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "grad_rules.h"
 
 #define FMT(...) mem_printf(e->g->mem, __VA_ARGS__)
 
@@ -570,8 +571,8 @@ static void emit_rnn(emit_ctx *e, const ir_node *n) {
 }
 
 const op_def op_family_recurrent[] = {
-    {"RNN", "", infer_rnn, NULL, emit_rnn, 0},
-    {"GRU", "", infer_rnn, NULL, emit_rnn, 0},
-    {"LSTM", "", infer_rnn, NULL, emit_rnn, 0},
+    {"RNN", "", infer_rnn, NULL, emit_rnn, 0, .grad = grad_recurrent},
+    {"GRU", "", infer_rnn, NULL, emit_rnn, 0, .grad = grad_recurrent},
+    {"LSTM", "", infer_rnn, NULL, emit_rnn, 0, .grad = grad_recurrent},
     {NULL},
 };

@@ -4,6 +4,7 @@
  * with literal bounds. */
 #include <stdio.h>
 
+#include "autodiff.h"
 #include "common.h"
 
 typedef enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_SUMSQ, R_L1, R_L2, R_LOGSUM, R_LOGSUMEXP } red_op;
@@ -314,15 +315,65 @@ static void emit_reduce(emit_ctx *e, const ir_node *n) {
     emit_reduce_rows(e, n, gr, ng);
 }
 
+/* ---- gradient rules ---- */
+
+/* Sum: every input element gets the gradient of its output element; mean
+ * divides by the count reduced; sum of squares multiplies by 2x; L2 by
+ * x / y; max and min give it to the elements equal to the result. dy (and
+ * y) are reshaped to keep the reduced axes as 1s, then broadcast to the
+ * input's shape. */
+static nn_status grad_reduce(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *x = n->inputs[0];
+  bool reduce[IR_MAX_RANK];
+  if (red_axes(ad_graph(ad), n, reduce))
+    return NN_ERR;
+  ir_tensor kept = {.rank = x->rank};
+  int64_t count = 1;
+  for (int d = 0; d < x->rank; d++) {
+    kept.dims[d] = reduce[d] ? 1 : x->dims[d];
+    count *= reduce[d] ? x->dims[d] : 1;
+  }
+  ir_tensor *shape = ad_ints(ad, x->rank, x->dims);
+  ir_tensor *dy = ad_reshape_to(ad, ad_out_grad(ad, n, 0), &kept);
+  red_op op = red_op_of(n);
+  if (op == R_MEAN && count != 1)
+    dy = ad_op(ad, "Mul", dy, ad_scalar(ad, dy->dtype, 1.0 / (double)count));
+  if (op == R_MAX || op == R_MIN) { /* to the elements equal to the result, split evenly among ties */
+    ir_tensor *y = ad_op(ad, "Expand", ad_reshape_to(ad, n->outputs[0], &kept), shape);
+    ir_node *c = ad_begin(ad, "", "Cast", 1, (ir_tensor *[]){ad_op(ad, "Equal", x, y)}, 1);
+    ad_attr_int(ad, c, "to", x->dtype);
+    ir_tensor *hit = ad_finish(ad, c);
+    int64_t axes[IR_MAX_RANK];
+    int n_axes = 0;
+    for (int d = 0; d < x->rank; d++)
+      if (reduce[d])
+        axes[n_axes++] = d;
+    ir_node *sum = ad_begin(ad, "", "ReduceSum", 2, (ir_tensor *[]){hit, ad_ints(ad, n_axes, axes)}, 1);
+    ad_attr_int(ad, sum, "keepdims", 1);
+    dy = ad_op(ad, "Div", dy, ad_finish(ad, sum));
+    ad_give_grad(ad, n, 0, ad_op(ad, "Mul", ad_op(ad, "Expand", dy, shape), hit));
+    return NN_OK;
+  }
+  ir_tensor *dx = ad_op(ad, "Expand", dy, shape);
+  if (op == R_SUMSQ)
+    dx = ad_op(ad, "Mul", dx, ad_op(ad, "Add", x, x));
+  if (op == R_L2) {
+    ir_tensor *y = ad_op(ad, "Expand", ad_reshape_to(ad, n->outputs[0], &kept), shape);
+    dx = ad_op(ad, "Mul", dx, ad_op(ad, "Div", x, y));
+  }
+  ad_give_grad(ad, n, 0, dx);
+  return NN_OK;
+}
+
 const op_def op_family_reduction[] = {
-    {"ReduceSum", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
-    {"ReduceMean", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
-    {"ReduceMax", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
-    {"ReduceMin", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceSum", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
+    {"ReduceMean", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
+    {"ReduceMax", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
+    {"ReduceMin", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
     {"ReduceProd", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
-    {"ReduceSumSquare", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceSumSquare", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
     {"ReduceL1", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
-    {"ReduceL2", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceL2", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
     {"ReduceLogSum", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
     {"ReduceLogSumExp", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
     {NULL},

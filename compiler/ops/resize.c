@@ -6,52 +6,8 @@
 #include <stdio.h>
 
 #include "common.h"
-
-typedef enum { MODE_NEAREST, MODE_LINEAR, MODE_CUBIC } interp_mode;
-
-typedef enum {
-  CT_HALF_PIXEL,
-  CT_HALF_PIXEL_SYMMETRIC,
-  CT_PYTORCH_HALF_PIXEL,
-  CT_ALIGN_CORNERS,
-  CT_ASYMMETRIC,
-  CT_TF_CROP_AND_RESIZE,
-} coord_mode;
-
-/* NEAREST_SIMPLE is Resize-10 and Upsample: floor, or ceil when downsampling. */
-typedef enum {
-  ROUND_PREFER_FLOOR,
-  ROUND_PREFER_CEIL,
-  NEAREST_FLOOR,
-  NEAREST_CEIL,
-  NEAREST_SIMPLE
-} nearest_mode;
-
-/* Antialiased downsampling widens the filter to 2/scale taps (linear) or
- * 4/scale (cubic); beyond this many, the op is rejected. */
-#define MAX_TAPS 1024
-
-typedef struct resize_params {
-  interp_mode mode;
-  coord_mode coord;
-  nearest_mode nearest;
-  double cubic_a, extrapolation;
-  bool exclude_outside, antialias;
-  double scale[IR_MAX_RANK]; /* as the coordinate transforms use it */
-  int64_t out[IR_MAX_RANK];
-  double roi_start[IR_MAX_RANK], roi_end[IR_MAX_RANK];
-} resize_params;
-
-/* One axis's taps: output index o reads input offsets off[o * taps + t]
- * (already times the axis stride) with weights w[...]; skip[o] marks
- * tf_crop_and_resize coordinates outside the input. */
-typedef struct axis_taps {
-  int taps;
-  bool identity, weighted, any_skip;
-  int64_t *off;
-  double *w;
-  unsigned char *skip;
-} axis_taps;
+#include "grad_rules.h"
+#include "resize_taps.h"
 
 /* Index of s in names (n of them), or -1. */
 static int lookup(const char *s, const char *const *names, int n) {
@@ -179,7 +135,7 @@ static nn_status read_roi(ir_graph *g, const ir_node *n, resize_params *rp, cons
 }
 
 /* Everything a Resize or Upsample node asks for, checked. */
-static nn_status resize_params_of(ir_graph *g, const ir_node *n, resize_params *rp) {
+nn_status resize_params_of(ir_graph *g, const ir_node *n, resize_params *rp) {
   const ir_tensor *x = n->inputs[0];
   if (read_modes(g, n, rp))
     return NN_ERR;
@@ -371,8 +327,7 @@ static int taps_of(const resize_params *rp, int a, int64_t o, int64_t in, int64_
 }
 
 /* The tap table of axis a (input size in, stride in elements). */
-static axis_taps axis_table(ir_graph *g, const resize_params *rp, int a, int64_t in,
-                            int64_t stride) {
+axis_taps axis_table(ir_graph *g, const resize_params *rp, int a, int64_t in, int64_t stride) {
   int64_t out = rp->out[a], idx[MAX_TAPS];
   double w[MAX_TAPS];
   bool outside;
@@ -538,7 +493,8 @@ static void emit_resize(emit_ctx *e, const ir_node *n) {
 }
 
 const op_def op_family_resize[] = {
-    {"Resize", "", infer_resize, NULL, emit_resize, 0, OP_CONST(1) | OP_CONST(2) | OP_CONST(3)},
-    {"Upsample", "", infer_resize, NULL, emit_resize, 0, OP_CONST(1)},
+    {"Resize", "", infer_resize, NULL, emit_resize, 0, OP_CONST(1) | OP_CONST(2) | OP_CONST(3),
+     .grad = grad_resize},
+    {"Upsample", "", infer_resize, NULL, emit_resize, 0, OP_CONST(1), .grad = grad_resize},
     {NULL},
 };

@@ -4,7 +4,9 @@
  * Concat -> Reshape arithmetic exporters write becomes constants. */
 #include <stdio.h>
 
+#include "autodiff.h"
 #include "common.h"
+#include "narrow.h"
 
 /* "[2,-1,0]" into buf. */
 static const char *ints_str(const int64_t *v, int n, char *buf, size_t size) {
@@ -230,6 +232,10 @@ static void emit_size(emit_ctx *e, const ir_node *n) {
 /* Element i of weight t as a C literal of its type, exact for every dtype. */
 static const char *elem_literal(emit_ctx *e, const ir_tensor *t, int64_t i) {
   int64_t v = t->dtype == IR_FLOAT || t->dtype == IR_DOUBLE ? 0 : ir_weight_int(t, i);
+  if (narrow_is_float(t->dtype)) /* stored as bits, which ir_weight_int would decode */
+    v = ((const uint8_t *)t->data)[i];
+  else if (t->dtype == IR_FLOAT16 || t->dtype == IR_BFLOAT16)
+    v = ((const uint16_t *)t->data)[i];
   switch (t->dtype) {
   case IR_FLOAT:
   case IR_DOUBLE:
@@ -402,7 +408,7 @@ static const char *onnx_type_name(int64_t t) {
   case 16:
     return "bfloat16";
   default:
-    return ir_dtype_known((int)t) ? ir_dtype_name((ir_dtype)t) : "an 8/4/2-bit type";
+    return ir_dtype_known((int)t) ? ir_dtype_name((ir_dtype)t) : "an unknown type";
   }
 }
 
@@ -421,14 +427,27 @@ static nn_status infer_cast(ir_graph *g, ir_node *n) {
   return NN_OK;
 }
 
+/* Cast's round_mode attribute (to float8e8m0), opset 24 on. */
+static e8m0_round cast_round_mode(const ir_node *n) {
+  const char *m = ir_attr_string(n, "round_mode", "up");
+  return strcmp(m, "nearest") == 0 ? E8M0_ROUND_NEAREST
+       : strcmp(m, "down") == 0 ? E8M0_ROUND_DOWN : E8M0_ROUND_UP;
+}
+
 static nn_status fold_cast(ir_graph *g, ir_node *n) {
   const ir_tensor *x = n->inputs[0];
   ir_tensor *y = n->outputs[0];
   ir_make_weight(g, y);
   bool from_float = x->dtype == IR_FLOAT || x->dtype == IR_DOUBLE || x->dtype == IR_FLOAT16 ||
-                    x->dtype == IR_BFLOAT16;
+                    x->dtype == IR_BFLOAT16 || narrow_is_float(x->dtype);
+  bool saturate = ir_attr_int(n, "saturate", 1) != 0;
   for (int64_t i = 0; i < ir_numel(y); i++) {
-    if (from_float)
+    if (y->dtype == IR_FLOAT8E8M0)
+      ((uint8_t *)y->data)[i] =
+          e8m0_from_float((float)ir_weight_float(x, i), saturate, cast_round_mode(n));
+    else if (narrow_is_float(y->dtype))
+      ((uint8_t *)y->data)[i] = narrow_from_float(y->dtype, (float)ir_weight_float(x, i), saturate);
+    else if (from_float)
       store_double(y->dtype, y->data, i, ir_weight_float(x, i));
     else
       store_int(y->dtype, y->data, i, ir_weight_int(x, i), x->dtype == IR_UINT64);
@@ -437,45 +456,87 @@ static nn_status fold_cast(ir_graph *g, ir_node *n) {
 }
 
 /* A C expression turning x (of dtype from) into dtype to, through float32
- * for the 16-bit floats. */
-static const char *cast_expr(emit_ctx *e, ir_dtype from, ir_dtype to) {
+ * for the 16-, 8- and 4-bit floats (a double too, as ONNX's reference
+ * rounds float64 to float8 through float32). */
+static const char *cast_expr(emit_ctx *e, const ir_node *n, ir_dtype from, ir_dtype to) {
+  mem_arena *mem = e->g->mem;
   const char *x = from == IR_FLOAT16 ? "nn_half_to_float(x)"
-                : from == IR_BFLOAT16 ? "nn_bf16_to_float(x)" : "x";
+                : from == IR_BFLOAT16 ? "nn_bf16_to_float(x)"
+                : from == IR_FLOAT8E8M0 ? "nn_e8m0_to_float(x)"
+                : narrow_is_float(from) ? mem_printf(mem, "nn_small_to_float(x, %s)", narrow_c_params(from))
+                : "x";
+  int saturate = ir_attr_int(n, "saturate", 1) != 0;
   if (to == IR_FLOAT16)
-    return mem_printf(e->g->mem, "nn_float_to_half((float)%s)", x);
+    return mem_printf(mem, "nn_float_to_half((float)%s)", x);
   if (to == IR_BFLOAT16)
-    return mem_printf(e->g->mem, "nn_float_to_bf16((float)%s)", x);
+    return mem_printf(mem, "nn_float_to_bf16((float)%s)", x);
+  if (to == IR_FLOAT8E8M0)
+    return mem_printf(mem, "nn_float_to_e8m0((float)%s, %d, %d)", x, saturate, (int)cast_round_mode(n));
+  if (narrow_is_float(to))
+    return mem_printf(mem, "nn_float_to_small((float)%s, %s, %d)", x, narrow_c_params(to), saturate);
   if (to == IR_BOOL)
-    return mem_printf(e->g->mem, "%s != 0", x);
-  return mem_printf(e->g->mem, "(%s)%s", ir_dtype_ctype(to), x);
+    return mem_printf(mem, "%s != 0", x);
+  if (narrow_is_int(to)) { /* truncate, keep the low bits, sign-extend the signed types */
+    int64_t mask = int_dtype_max(to) - int_dtype_min(to), half = -int_dtype_min(to);
+    return mem_printf(mem, "(%s)((((int64_t)%s & %lld) ^ %lld) - %lld)", ir_dtype_ctype(to), x,
+                      (long long)mask, (long long)half, (long long)half);
+  }
+  return mem_printf(mem, "(%s)%s", ir_dtype_ctype(to), x);
 }
 
 static void emit_cast(emit_ctx *e, const ir_node *n) {
   ir_dtype from = n->inputs[0]->dtype, to = n->outputs[0]->dtype;
   if (ir_numel(n->outputs[0]) == 0)
     return;
-  bool half = from == IR_FLOAT16 || from == IR_BFLOAT16 || to == IR_FLOAT16 || to == IR_BFLOAT16;
+  bool half = from == IR_FLOAT16 || from == IR_BFLOAT16 || to == IR_FLOAT16 || to == IR_BFLOAT16 ||
+              narrow_is_float(from) || narrow_is_float(to) || narrow_is_int(to);
   if (from == to || (from == IR_BOOL && to == IR_UINT8))
     emit_copy(e, n);
   else if (half)
-    emit_unary_map(e, n, cast_expr(e, from, to));
+    emit_unary_map(e, n, cast_expr(e, n, from, to));
   else if (to == IR_BOOL)
     emit_unary_map(e, n, "x != 0");
   else /* float to integer truncates as C does */
     emit_unary_map(e, n, mem_printf(e->g->mem, "(%s)x", ir_dtype_ctype(to)));
 }
 
+/* ---- gradient rules: a copy's gradient is the gradient, reshaped ---- */
+
+static nn_status grad_reshape_like(ad_ctx *ad, const ir_node *n) {
+  ad_give_grad(ad, n, 0, ad_reshape_to(ad, ad_out_grad(ad, n, 0), n->inputs[0]));
+  return NN_OK;
+}
+
+/* Between float types the gradient is cast back; from integers or bools
+ * (the perceptron's step, Greater then Cast) it is zero. */
+static nn_status grad_cast(ad_ctx *ad, const ir_node *n) {
+  ir_dtype from = n->inputs[0]->dtype;
+  if (from != IR_FLOAT && from != IR_DOUBLE) {
+    ad_zero_grad(ad, n, 0);
+    return NN_OK;
+  }
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  if (dy->dtype == from) {
+    ad_give_grad(ad, n, 0, dy);
+    return NN_OK;
+  }
+  ir_node *b = ad_begin(ad, "", "Cast", 1, &dy, 1);
+  ad_attr_int(ad, b, "to", from);
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
 const op_def op_family_shape[] = {
-    {"Reshape", "", infer_reshape, fold_copy, emit_copy, 0, OP_CONST(1)},
-    {"Flatten", "", infer_flatten, fold_copy, emit_copy, 0},
-    {"Squeeze", "", infer_squeeze, fold_copy, emit_copy, 0, OP_CONST(1)},
-    {"Unsqueeze", "", infer_unsqueeze, fold_copy, emit_copy, 0, OP_CONST(1)},
+    {"Reshape", "", infer_reshape, fold_copy, emit_copy, 0, OP_CONST(1), .grad = grad_reshape_like},
+    {"Flatten", "", infer_flatten, fold_copy, emit_copy, 0, .grad = grad_reshape_like},
+    {"Squeeze", "", infer_squeeze, fold_copy, emit_copy, 0, OP_CONST(1), .grad = grad_reshape_like},
+    {"Unsqueeze", "", infer_unsqueeze, fold_copy, emit_copy, 0, OP_CONST(1), .grad = grad_reshape_like},
     {"Shape", "", infer_shape, fold_shape, emit_shape, OP_FOLD_ON_SHAPES},
     {"Size", "", infer_size, fold_size, emit_size, OP_FOLD_ON_SHAPES},
     {"Constant", "", infer_constant, fold_constant, emit_constant, 0},
     {"ConstantOfShape", "", infer_constant_of_shape, fold_constant_of_shape, emit_constant_of_shape,
      0, OP_CONST(0)},
-    {"Cast", "", infer_cast, fold_cast, emit_cast, OP_ELEMENTWISE},
+    {"Cast", "", infer_cast, fold_cast, emit_cast, OP_ELEMENTWISE, .grad = grad_cast},
     {"CastLike", "", infer_cast, fold_cast, emit_cast, 0},
     {NULL},
 };

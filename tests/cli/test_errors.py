@@ -54,6 +54,13 @@ def check(name, nncc, tmp, data, expect, extra=()):
         FAILURES.append(name)
 
 
+def write_true(tmp):
+    path = os.path.join(tmp, "true.pb")
+    with open(path, "wb") as f:
+        f.write(numpy_helper.from_array(np.array(True)).SerializeToString())
+    return path
+
+
 def relu_model():
     return model([helper.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", [2, 3])], [vi("y", [2, 3])])
 
@@ -93,6 +100,37 @@ def cases(nncc, tmp):
           model([helper.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 3])], [vi("y", ["N", 3])]),
           ["input 'x'", "--shape x="])
     check("bad_shape_option", nncc, tmp, relu_model(), ["no input of that name"], ["--shape", "nope=1x2"])
+    check("model_option_on_onnx", nncc, tmp, relu_model(), ["--model d: an ONNX file holds one model"],
+          ["--model", "d"])
+    # control flow and sequences (compiler/ops/control.c, sequence.c)
+    seq_in = helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, [2])
+    check("sequence_input_without_data", nncc, tmp,
+          model([helper.make_node("SequenceLength", ["s"], ["n"], name="len")], [seq_in],
+                [vi("n", [], TensorProto.INT64)]),
+          ["input 's' is a sequence", "--freeze s=FILE"])
+    body = helper.make_graph([helper.make_node("Identity", ["c"], ["c2"]),
+                              helper.make_node("Add", ["v", "v"], ["v2"])], "body",
+                             [vi("i", [], TensorProto.INT64), vi("c", [], TensorProto.BOOL), vi("v", [2])],
+                             [vi("c2", [], TensorProto.BOOL), vi("v2", [2])])
+    check("loop_runtime_trip_count", nncc, tmp,
+          model([helper.make_node("Loop", ["m", "", "x"], ["y"], name="loop1", body=body)],
+                [vi("m", [], TensorProto.INT64), vi("x", [2])], [vi("y", [2])]),
+          ["node 'loop1' (Loop)", "must be known at compile time", "--freeze m=FILE"])
+    branch = lambda name, dims: helper.make_graph(  # noqa: E731
+        [helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.zeros(dims, np.float32)))],
+        name, [], [vi(name, dims)])
+    check("if_runtime_condition_shapes_differ", nncc, tmp,
+          model([helper.make_node("If", ["c"], ["y"], name="if1", then_branch=branch("a", [2]),
+                                  else_branch=branch("b", [3]))],
+                [vi("c", [], TensorProto.BOOL)], [vi("y", None)]),
+          ["node 'if1' (If)", "float32[2] and float32[3]"])
+    check("unsupported_op_in_subgraph", nncc, tmp,
+          model([helper.make_node("If", ["c"], ["y"], name="if2",
+                                  then_branch=helper.make_graph([helper.make_node("FooOp", [], ["a"], name="foo")],
+                                                                "t", [], [vi("a", [2])]),
+                                  else_branch=branch("b", [2]))],
+                [vi("c", [], TensorProto.BOOL)], [vi("y", [2])], opset=13),
+          ["node 'foo' (FooOp)", "unsupported operator"], ["--freeze", "c=" + write_true(tmp)])
 
 
 def cli(nncc):
@@ -109,6 +147,15 @@ def cli(nncc):
     expect(["model.onnx", "--bogus"], 1, "unknown option '--bogus'")
     expect([], 1, "usage:")
     expect(["/nonexistent/model.onnx", "-o", "/tmp/x.c"], 1, "cannot open")
+    expect(["--help"], 0, "--model NAME")
+    # --model picks a model of a .nn file for every command; the first is the default.
+    dcgan = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../models/nn/dcgan.nn")
+    expect(["info", dcgan], 0, "output image ")
+    expect(["info", dcgan, "--model", "discriminator"], 0, "output real ")
+    expect(["info", dcgan, "--model", "gan"], 0, "output judged ")
+    expect(["info", dcgan, "--model", "critic"], 1,
+           "--model critic: the file has no such model (its models: generator, discriminator, gan)")
+    expect(["info", dcgan, "--model"], 1, "--model needs a value")
 
 
 def main():

@@ -33,9 +33,45 @@ def padding(n):
     if r < 0.9: return ints(n, 0, 2)
     return "[" + ", ".join(str(ri(0, 2)) for _ in range(2 * n)) + "]"
 
+def recurrent(name, src):
+    """rnn/lstm/gru with random options on a [steps, features] src; an
+    initial state gets its own input line, of the right shape or not."""
+    op = random.choice(["rnn", "lstm", "gru"])
+    units, layers = ri(1, 6), random.choice([1, 1, 2, 3])
+    bi, seq = random.random() < 0.5, random.random() < 0.5
+    o = [f"bidirectional={'true' if bi else 'false'}", f"layers={layers}",
+         f"return_sequences={'true' if seq else 'false'}"]
+    if random.random() < 0.5:
+        o.append(f"merge={random.choice(['concat', 'sum', 'mul', 'ave'])}")
+    pre = ""
+    for state in ["initial_state", "initial_cell"] if op == "lstm" else ["initial_state"]:
+        if random.random() < 0.3:
+            width = (2 if bi else 1) * units + (random.random() < 0.1)
+            shape = f"[{layers}, {width}]" if layers > 1 else f"[{width}]"
+            pre += f"input {name}_{state} {shape}\n"
+            o.append(f"{state}={name}_{state}")
+    return f"{pre}{name} = {op}({src}, {units}, {', '.join(o)})", 2 if seq else 1
+
+def capsule(name, src, rank):
+    if rank == 3:
+        k = ri(1, 4)
+        return f"{name} = primary_capsules({src}, {ri(1, 4)}, {ri(1, 5)}, kernel={k}, stride={ri(1, 3)})", 2
+    kind = random.choice(["caps", "length", "squash", "mask"])
+    if kind == "caps":
+        return f"{name} = capsules({src}, {ri(1, 5)}, {ri(1, 6)}, routing={ri(1, 4)})", 2
+    if kind == "length":
+        return f"{name} = capsule_length({src})", rank - 1
+    if kind == "mask":
+        return f"{name} = capsule_mask({src})", rank
+    return f"{name} = squash({src})", rank
+
 def layer(name, src, rank):
     """A random layer on src (sample rank `rank`); returns text and new rank guess."""
     nsp = rank - 1
+    if rank == 2 and random.random() < 0.3:
+        return recurrent(name, src)
+    if rank in (2, 3) and random.random() < 0.15:
+        return capsule(name, src, rank)
     opts = []
     if random.random() < 0.3: opts.append(f"activation={random.choice(ACTS)}")
     if 1 <= nsp <= 3:
@@ -84,12 +120,17 @@ def layer(name, src, rank):
         return f"{name} = reshape({src}, [-1])", 1
     return f"{name} = flatten({src})", 1
 
-def model():
-    rank = random.choice([1, 2, 3, 4])
-    dims = [ri(1, 12) for _ in range(rank)]
-    dims[0] = random.choice([1, 2, 3, 4])
-    lines = ["model g", f"input x [{', '.join(map(str, dims))}]"]
+def chain(model_name, dims, calls=()):
+    """A model of random layers on input x [dims]; with some chance it calls
+    one of `calls` (earlier models on the same input). Returns its text."""
+    rank = len(dims)
+    lines = [f"model {model_name}", f"input x [{', '.join(map(str, dims))}]"]
     names, ranks = ["x"], {"x": rank}
+    if calls and random.random() < 0.7:
+        callee, callee_rank = random.choice(calls)
+        lines.append(f"c = {callee}(x)")
+        names.append("c")
+        ranks["c"] = callee_rank
     for i in range(ri(1, 8)):
         src = random.choice(names[-3:])
         text, r = layer(f"l{i}", src, ranks[src])
@@ -99,8 +140,22 @@ def model():
     if random.random() < 0.3 and len(names) > 2:
         lines.append(f"m = {random.choice(['add', 'multiply', 'concat'])}([{names[-1]}, {names[-2]}])")
         names.append("m")
+        ranks["m"] = ranks[names[-2]]
     lines.append(f"output {names[-1]}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", ranks[names[-1]]
+
+def model():
+    """One model, or (a third of the time) two or three where the later ones
+    call the earlier, as a GAN's do; `nncc info` checks them all."""
+    rank = random.choice([1, 2, 2, 3, 4])
+    dims = [ri(1, 12) for _ in range(rank)]
+    dims[0] = random.choice([1, 2, 3, 4])
+    texts, calls = [], []
+    for k in range(1 if random.random() < 0.67 else ri(2, 3)):
+        text, out_rank = chain(f"g{k}", dims, calls)
+        texts.append(text)
+        calls.append((f"g{k}", out_rank))
+    return "".join(texts)
 
 
 def main():
@@ -119,7 +174,8 @@ def main():
         path = os.path.join(a.out, "m.nn")
         with open(path, "w") as f:
             f.write(text)
-        r = subprocess.run([a.nncc, "info", path], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([a.nncc, "info", path, "--model", f"g{text.count('model g') - 1}"],
+                           capture_output=True, text=True, timeout=60)
         pipeline_err = any(l.startswith("nncc: error:") and "node '" in l for l in r.stderr.splitlines())
         if r.returncode not in (0, 1) or pipeline_err or "internal error" in r.stderr:
             findings += 1

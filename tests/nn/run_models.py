@@ -1,5 +1,7 @@
-"""Every .nn model end to end: models/nn/*.nn and the layer cases in
-tests/nn/cases/*.nn. For each one:
+"""Every .nn model end to end: models/nn/*.nn, the layer cases in
+tests/nn/cases/*.nn and the complete examples in docs/language.md; every
+model of a file that holds several (a GAN's), each picked with --model.
+For each one:
   - nncc compiles it with nothing on stderr;
   - the generated C builds with gcc and clang under -Wall -Wextra -Werror;
   - `nncc run` on random inputs gives finite outputs of the declared shapes;
@@ -51,17 +53,23 @@ def random_inputs(inputs, tmp, rng):
     return args, feeds
 
 
-def check_model(nncc, path, tmp, compilers, rng):
+def model_names(path):
+    """The models a .nn file holds, in order."""
+    with open(path) as f:
+        return re.findall(r"^model\s+(\w+)", f.read(), re.M)
+
+
+def check_model(nncc, path, tmp, compilers, rng, pick=None):
+    """Checks the file's first model, or the one named `pick` (--model)."""
     problems = []
-    base = os.path.splitext(os.path.basename(path))[0]
-    r = sh([nncc, "info", path])
-    if r.returncode != 0 and "is not supported yet: nncc has no" in r.stderr:
-        return None  # this nncc's op registry lacks an op the model needs
+    base = os.path.splitext(os.path.basename(path))[0] + (f"_{pick}" if pick else "")
+    sel = ["--model", pick] if pick else []
+    r = sh([nncc, "info", path, *sel])
     if r.returncode != 0:
         return [f"nncc info failed: {r.stderr.strip()}"]
     inputs, outputs = tensors(r.stdout, "input"), tensors(r.stdout, "output")
     c_file = os.path.join(tmp, base + ".c")
-    r = sh([nncc, path, "-o", c_file])
+    r = sh([nncc, path, *sel, "-o", c_file])
     if r.returncode != 0 or r.stderr:
         problems.append(f"compile: status {r.returncode}: {r.stderr.strip()}")
         return problems
@@ -72,7 +80,7 @@ def check_model(nncc, path, tmp, compilers, rng):
             problems.append(f"{cc} -Wall -Wextra -Werror: {r.stderr.strip()[:2000]}")
     args, feeds = random_inputs(inputs, tmp, rng)
     out_dir = os.path.join(tmp, base + "_out")
-    r = sh([nncc, "run", path, *args, "--output-dir", out_dir])
+    r = sh([nncc, "run", path, *sel, *args, "--output-dir", out_dir])
     if r.returncode != 0:
         problems.append(f"nncc run: status {r.returncode}: {r.stderr.strip()[:2000]}")
         return problems
@@ -84,7 +92,7 @@ def check_model(nncc, path, tmp, compilers, rng):
             problems.append(f"output {name}: shape {list(value.shape)}, nncc info says {dims}")
         if not np.all(np.isfinite(value)):
             problems.append(f"output {name}: not all finite")
-    problems += compare_with_ort(nncc, path, tmp, base, feeds, outputs, got)
+    problems += compare_with_ort(nncc, path, sel, tmp, base, feeds, outputs, got)
     return problems
 
 
@@ -92,11 +100,11 @@ def has_export(nncc):
     return "nncc export" in sh([nncc, "--help"]).stdout
 
 
-def compare_with_ort(nncc, path, tmp, base, feeds, outputs, got):
+def compare_with_ort(nncc, path, sel, tmp, base, feeds, outputs, got):
     if not has_export(nncc):
         return []
     onnx_file = os.path.join(tmp, base + ".onnx")
-    r = sh([nncc, "export", path, "-o", onnx_file])
+    r = sh([nncc, "export", path, *sel, "-o", onnx_file])
     if r.returncode != 0:
         return [f"nncc export: {r.stderr.strip()[:2000]}"]
     import onnxruntime as ort
@@ -140,18 +148,20 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         if not a.models:
             models += doc_examples(tmp)
+        runs = []  # every model of a file that holds several, each by --model
         for path in models:
-            problems = check_model(a.nncc, path, tmp, compilers, rng)
+            names = model_names(path)
+            runs += [(path, n) for n in names] if len(names) > 1 else [(path, None)]
+        for path, pick in runs:
+            problems = check_model(a.nncc, path, tmp, compilers, rng, pick)
             rel = os.path.relpath(path, ROOT) if path.startswith(ROOT) else os.path.basename(path)
-            if problems is None:
-                print(f"skip {rel} (an operator it needs is not in the registry)")
-                continue
+            rel += f" --model {pick}" if pick else ""
             note = " (onnxruntime agrees)" if not problems and has_export(a.nncc) else ""
             print(f"{'ok  ' if not problems else 'FAIL'} {rel}{note}")
             for p in problems:
                 print(f"     {p}")
             failed += bool(problems)
-    print(f"{len(models) - failed}/{len(models)} .nn models pass")
+    print(f"{len(runs) - failed}/{len(runs)} .nn models pass")
     return 1 if failed else 0
 
 

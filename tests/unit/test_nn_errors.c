@@ -7,7 +7,6 @@
 #include <stdlib.h>
 
 #include "nn.h"
-#include "ops.h"
 
 /* Loads src as t.nn; the load must fail with exactly `want` printed. */
 static void expect(const char *src, size_t len, const char *want) {
@@ -28,13 +27,6 @@ static void expect(const char *src, size_t len, const char *want) {
 
 #define ERR(name, src, want) \
   Test(nn_errors, name) { expect(src, strlen(src), want); }
-/* A case that holds while the op registry lacks op. */
-#define ERR_WITHOUT_OP(op, name, src, want)                                  \
-  Test(nn_errors, name) {                                                    \
-    if (op_find("", op))                                                     \
-      cr_skip_test("the registry has %s now: lower it and drop this case", op); \
-    expect(src, strlen(src), want);                                          \
-  }
 
 ERR(lex_malformed_number,
     "model m\n"
@@ -966,30 +958,85 @@ ERR(shape_embedding_rank,
     "    3 | e = embedding(t, 10, 4)\n"
     "      |               ^\n")
 
-ERR_WITHOUT_OP("LayerNormalization", unsupported_layernorm,
+ERR(shape_primary_capsules_kernel,
     "model m\n"
-    "input x [4]\n"
-    "n = layernorm(x)\n"
-    "output n\n",
-    "t.nn:3:5: error: layernorm is not supported yet: nncc has no LayerNormalization operator\n"
-    "    3 | n = layernorm(x)\n"
-    "      |     ^~~~~~~~~\n"
-    "  hint: the file is checked past this layer; only compiling it fails\n")
+    "input img [1, 8, 8]\n"
+    "p = primary_capsules(img, 32, 8)\n"
+    "output p\n",
+    "t.nn:3:22: error: primary_capsules 'p': its 9x9 kernel does not fit in 'img', which is [1, 8, 8]\n"
+    "    3 | p = primary_capsules(img, 32, 8)\n"
+    "      |                      ^~~\n")
 
-ERR(unsupported_capsules,
+ERR(shape_capsules_on_image,
     "model m\n"
     "input img [1, 28, 28]\n"
-    "p = primary_capsules(img, 32, 8)\n"
-    "c = capsules(p, 10, 16)\n"
+    "c = capsules(img, 10, 16)\n"
     "output c\n",
-    "t.nn:3:5: error: primary_capsules is not supported yet: the .nn frontend does not lower it\n"
-    "    3 | p = primary_capsules(img, 32, 8)\n"
-    "      |     ^~~~~~~~~~~~~~~~\n"
-    "  hint: the file is checked past this layer; only compiling it fails\n"
-    "t.nn:4:5: error: capsules is not supported yet: the .nn frontend does not lower it\n"
-    "    4 | c = capsules(p, 10, 16)\n"
-    "      |     ^~~~~~~~\n"
-    "  hint: the file is checked past this layer; only compiling it fails\n")
+    "t.nn:3:14: error: capsules 'c' wants a [capsules, dim] input; 'img' is [1, 28, 28]\n"
+    "    3 | c = capsules(img, 10, 16)\n"
+    "      |              ^~~\n")
+
+ERR(shape_capsule_length_on_vector,
+    "model m\n"
+    "input v [16]\n"
+    "n = capsule_length(v)\n"
+    "output n\n",
+    "t.nn:3:20: error: capsule_length 'n' wants a [capsules, dim] input; 'v' is [16]\n"
+    "    3 | n = capsule_length(v)\n"
+    "      |                    ^\n"
+    "  hint: reshape it first, e.g. v2 = reshape(v, [1, 16])\n")
+
+ERR(shape_capsule_mask_on_image,
+    "model m\n"
+    "input img [1, 4, 4]\n"
+    "k = capsule_mask(img)\n"
+    "output k\n",
+    "t.nn:3:18: error: capsule_mask 'k' wants a [capsules, dim] input; 'img' is [1, 4, 4]\n"
+    "    3 | k = capsule_mask(img)\n"
+    "      |                  ^~~\n")
+
+ERR(shape_recurrent_merge_one_direction,
+    "model m\n"
+    "input s [10, 8]\n"
+    "r = lstm(s, 16, merge=sum)\n"
+    "output r\n",
+    "t.nn:3:23: error: lstm 'r': 'merge' joins the two directions, but the layer has one\n"
+    "    3 | r = lstm(s, 16, merge=sum)\n"
+    "      |                       ^~~\n"
+    "  hint: add bidirectional=true, or drop 'merge'\n")
+
+ERR(shape_recurrent_initial_state,
+    "model m\n"
+    "input s [10, 8]\n"
+    "input h [16]\n"
+    "r = gru(s, 16, bidirectional=true, initial_state=h)\n"
+    "output r\n",
+    "t.nn:4:50: error: gru 'r': its initial_state 'h' is [16]; it must be [32]\n"
+    "    4 | r = gru(s, 16, bidirectional=true, initial_state=h)\n"
+    "      |                                                  ^\n"
+    "  hint: [dirs * units]: the forward state, then the backward one\n")
+
+ERR(shape_recurrent_initial_state_stacked,
+    "model m\n"
+    "input s [10, 8]\n"
+    "input c [16]\n"
+    "r = lstm(s, 16, layers=2, initial_cell=c)\n"
+    "output r\n",
+    "t.nn:4:40: error: lstm 'r': its initial_cell 'c' is [16]; it must be [2, 16]\n"
+    "    4 | r = lstm(s, 16, layers=2, initial_cell=c)\n"
+    "      |                                        ^\n"
+    "  hint: one row per stacked layer, each [dirs * units]: the forward state, then the backward one\n")
+
+ERR(bind_initial_cell_not_lstm,
+    "model m\n"
+    "input s [10, 8]\n"
+    "input c [16]\n"
+    "r = gru(s, 16, initial_cell=c)\n"
+    "output r\n",
+    "t.nn:4:16: error: gru has no option 'initial_cell'\n"
+    "    4 | r = gru(s, 16, initial_cell=c)\n"
+    "      |                ^~~~~~~~~~~~\n"
+    "  hint: its options are bidirectional, merge, layers, return_sequences, initial_state, init\n")
 
 ERR(train_unknown_setting,
     "model m\n"
@@ -1127,5 +1174,128 @@ Test(nn_errors, too_many_errors_stop_the_run) {
   cr_assert_str_eq(got + strlen(got) - strlen(last), last);
   free(got);
   free(src);
+  mem_free(mem);
+}
+
+/* ---- model calls (a GAN's models using each other) and --model ---- */
+
+#define TWO_OUT "model d\ninput image [4]\na = relu(image)\nb = tanh(image)\noutput a, b\n"
+
+ERR(call_model_itself,
+    "model g\n"
+    "input z [4]\n"
+    "y = g(z)\n"
+    "output y\n",
+    "t.nn:3:5: error: model 'g' cannot use itself\n"
+    "    3 | y = g(z)\n"
+    "      |     ^\n"
+    "  hint: a model can use the models above it\n")
+
+ERR(call_model_defined_later,
+    "model g\n"
+    "input z [4]\n"
+    "y = d(z)\n"
+    "output y\n"
+    "model d\n"
+    "input image [4]\n"
+    "r = relu(image)\n"
+    "output r\n",
+    "t.nn:3:5: error: model 'd' is defined later, at line 5\n"
+    "    3 | y = d(z)\n"
+    "      |     ^\n"
+    "  hint: a model can use the models above it\n")
+
+ERR(call_model_named_argument,
+    TWO_OUT
+    "model g\n"
+    "input z [4]\n"
+    "y = d(z, units=3)\n"
+    "output y\n",
+    "t.nn:8:10: error: a model call takes the names of its inputs, then out=NAME\n"
+    "    8 | y = d(z, units=3)\n"
+    "      |          ^~~~~\n"
+    "  hint: e.g. y = d(image)\n")
+
+ERR(call_model_input_count,
+    TWO_OUT
+    "model g\n"
+    "input z [4]\n"
+    "y = d(z, z, out=a)\n"
+    "output y\n",
+    "t.nn:8:5: error: model 'd' takes 1 input (image); the call gives 2\n"
+    "    8 | y = d(z, z, out=a)\n"
+    "      |     ^\n")
+
+ERR(call_model_input_shape,
+    TWO_OUT
+    "model g\n"
+    "input z [5]\n"
+    "y = d(z, out=a)\n"
+    "output y\n",
+    "t.nn:8:7: error: model 'd' takes 'image' as [4]; 'z' is [5]\n"
+    "    8 | y = d(z, out=a)\n"
+    "      |       ^\n")
+
+ERR(call_model_no_such_output,
+    TWO_OUT
+    "model g\n"
+    "input z [4]\n"
+    "y = d(z, out=c)\n"
+    "output y\n",
+    "t.nn:8:14: error: model 'd' has no output 'c'\n"
+    "    8 | y = d(z, out=c)\n"
+    "      |              ^\n"
+    "  hint: its outputs are a, b\n")
+
+ERR(call_model_which_output,
+    TWO_OUT
+    "model g\n"
+    "input z [4]\n"
+    "y = d(z)\n"
+    "output y\n",
+    "t.nn:8:5: error: model 'd' has 2 outputs: pick one with out=NAME\n"
+    "    8 | y = d(z)\n"
+    "      |     ^\n"
+    "  hint: its outputs are a, b\n")
+
+/* A called model's own mistakes are reported once, with it. */
+ERR(call_model_with_errors_is_quiet,
+    "model d\n"
+    "input image [4]\n"
+    "r = rellu(image)\n"
+    "output r\n"
+    "model g\n"
+    "input z [4]\n"
+    "y = d(z)\n"
+    "w = relu(y)\n"
+    "output w\n",
+    "t.nn:3:5: error: unknown layer 'rellu'\n"
+    "    3 | r = rellu(image)\n"
+    "      |     ^~~~~\n"
+    "  hint: did you mean 'relu'?\n")
+
+/* Each model calls the one above twice: m_i has 2^i copies of m0's layer. */
+Test(nn_errors, call_model_expansion_limit) {
+  char src[4096] = "model m0\ninput x [2]\ny = relu(x)\noutput y\n";
+  for (int i = 1; i <= 15; i++)
+    snprintf(src + strlen(src), sizeof src - strlen(src),
+             "model m%d\ninput x [2]\na = m%d(x)\nb = m%d(a)\noutput b\n", i, i - 1, i - 1);
+  expect(src, strlen(src),
+         "t.nn:72:1: error: the file expands to more than 16384 layers through its model calls\n"
+         "   72 | a = m13(x)\n"
+         "      | ^\n");
+}
+
+Test(nn_errors, model_option_names_no_model) {
+  const char *src = "model g\ninput z [4]\noutput z\nmodel d\ninput x [4]\noutput x\n";
+  char *got = NULL;
+  size_t got_len = 0;
+  FILE *f = open_memstream(&got, &got_len);
+  mem_arena *mem = mem_new();
+  nn_load_options o = {.diag = f, .model = "gen"};
+  cr_assert_null(nn_load_text("t.nn", src, strlen(src), mem, &o));
+  fclose(f);
+  cr_assert_str_eq(got, "t.nn: error: --model gen: the file has no such model (its models: g, d)\n");
+  free(got);
   mem_free(mem);
 }

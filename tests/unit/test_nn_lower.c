@@ -266,9 +266,9 @@ Test(nn_lower, defaults_without_a_train_block) {
 
 /* Every layer's output has the shape the frontend predicted, once the
  * pipeline's own inference has run. */
-static void shapes_agree(const char *path) {
+static void shapes_agree(const char *path, const char *model) {
   nn_shape_log log = {0};
-  nn_load_options o = {.shapes = &log};
+  nn_load_options o = {.shapes = &log, .model = model};
   ir_graph *g = nn_load(path, mem, &o);
   cr_assert_not_null(g, "%s does not load", path);
   pipeline_options po = {.opt_level = 0};
@@ -287,7 +287,65 @@ Test(nn_lower, predicted_shapes_match_the_pipeline) {
                          "models/nn/deeplab.nn", "models/nn/autoencoder.nn",
                          "tests/nn/cases/conv1d.nn", "tests/nn/cases/conv2d.nn",
                          "tests/nn/cases/conv3d.nn", "tests/nn/cases/activations.nn",
-                         "tests/nn/cases/shapes.nn"};
+                         "tests/nn/cases/shapes.nn", "tests/nn/cases/recurrent_options.nn",
+                         "models/nn/bilstm.nn", "models/nn/dcgan.nn",
+                         "tests/fuzz/corpus_nn/capsules_small.nn", "tests/fuzz/corpus_nn/gan_small.nn"};
   for (size_t i = 0; i < sizeof files / sizeof *files; i++)
-    shapes_agree(mem_printf(mem, "%s/%s", NNCC_SOURCE_DIR, files[i]));
+    shapes_agree(mem_printf(mem, "%s/%s", NNCC_SOURCE_DIR, files[i]), NULL);
+  /* models that call others: the copies' shapes are logged too */
+  shapes_agree(NNCC_SOURCE_DIR "/models/nn/dcgan.nn", "gan");
+  shapes_agree(NNCC_SOURCE_DIR "/tests/fuzz/corpus_nn/gan_small.nn", "gan");
+}
+
+static const ir_tensor *tensor_named(const ir_graph *g, const char *name) {
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (g->nodes[i]->inputs[k] && strcmp(g->nodes[i]->inputs[k]->name, name) == 0)
+        return g->nodes[i]->inputs[k];
+  cr_assert_fail("no tensor '%s'", name);
+  return NULL;
+}
+
+#define TWO_MODELS                                                              \
+  "model d\ninput x [6]\nh = dense(x, 3)\nr = relu(h)\noutput r, h\n"            \
+  "train {\n  seed = 5\n}\n"                                                     \
+  "model g\ninput z [6]\ny = d(z, out=r)\nw = dense(y, 2)\noutput w\n"
+
+/* A model call copies the called model's layers under the caller's name,
+ * with the same weights; --model picks the graph. */
+Test(nn_lower, model_calls_copy_layers_with_their_weights) {
+  nn_load_options o = {.diag = stderr, .model = "d"};
+  ir_graph *d = nn_load_text("t.nn", TWO_MODELS, strlen(TWO_MODELS), mem, &o);
+  o.model = "g";
+  ir_graph *g = nn_load_text("t.nn", TWO_MODELS, strlen(TWO_MODELS), mem, &o);
+  cr_assert_not_null(d);
+  cr_assert_not_null(g);
+  cr_assert_str_eq(d->name, "d");
+  cr_assert_str_eq(g->name, "g");
+  const ir_tensor *wd = tensor_named(d, "h.weight"), *wg = tensor_named(g, "y.h.weight");
+  cr_assert_eq(memcmp(wd->data, wg->data, sizeof(float) * 18), 0, "the copy has other weights");
+  cr_assert_str_eq(node(g, "Relu", 0)->outputs[0]->name, "y", "the call's value is named by the call");
+  cr_assert_str_eq(node(g, "Gemm", 0)->outputs[0]->name, "y.h");
+  cr_assert_eq(g->n_inputs, 1);
+  cr_assert_str_eq(g->inputs[0]->name, "z");
+  cr_assert_str_eq(node(g, "Gemm", 0)->inputs[0]->name, "z");
+}
+
+Test(nn_lower, capsule_routing_is_unrolled) {
+  ir_graph *g = load("model m\ninput img [2, 12, 12]\n"
+                     "p = primary_capsules(img, 3, 4, kernel=5, stride=2)\n"
+                     "c = capsules(p, 5, 6, routing=3)\noutput c\n");
+  cr_assert_not_null(g);
+  int softmax = 0, squash = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    softmax += strcmp(g->nodes[i]->op_type, "Softmax") == 0;
+    squash += strcmp(g->nodes[i]->op_type, "Sqrt") == 0;
+  }
+  cr_assert_eq(softmax, 2, "routing 3: the first pass needs no softmax");
+  cr_assert_eq(squash, 4, "primary capsules once, each routing pass once");
+  const ir_tensor *w = tensor_named(g, "c.weight");
+  cr_assert_eq(w->rank, 3);
+  cr_assert_eq(w->dims[0], 48);
+  cr_assert_eq(w->dims[1], 4);
+  cr_assert_eq(w->dims[2], 30);
 }

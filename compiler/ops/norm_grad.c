@@ -1,0 +1,342 @@
+/* Normalization in training: batch normalization by batch statistics, the
+ * running statistics' update, and the backward kernels of batch and layer
+ * normalization. Statistics are summed in double.
+ *
+ *   nncc::BatchNormTrain(X, scale, B[, running_mean, running_var, training])
+ *       -> (Y, mean, inv_std)    per channel; a false `training` flag (bool
+ *       scalar) normalizes by the running statistics instead, as inference
+ *   nncc::BatchNormStatsUpdate(running_mean, running_var, mean, inv_std)
+ *       in place: r = r * momentum + batch * (1 - momentum) (ONNX's convention);
+ *       with `count` > 1 the batch variance is made unbiased (x count/(count-1),
+ *       PyTorch's running_var)
+ *   nncc::BatchNormGrad(dY, X, scale, mean, inv_std) -> (dX, dscale, dB)
+ *   nncc::LayerNormGrad(dY, X, scale, mean, inv_std) -> (dX, dscale, dB)
+ *       over the axes from `axis` on, as LayerNormalization's outputs 1 and 2 */
+#include "common.h"
+#include "grad_rules.h"
+
+/* ---- batch normalization ---- */
+
+/* X is [N, C, ...]; every other input listed holds one value per channel. */
+static nn_status check_per_channel(ir_graph *g, const ir_node *n, int x, int from, int to) {
+  const ir_tensor *t = n->inputs[x];
+  if (t->rank < 2)
+    return diag_node(g->path, n, "input %d has rank %d; expected N x C x ...", x, t->rank);
+  for (int k = from; k < to; k++) {
+    const ir_tensor *p = n->inputs[k];
+    if (!p)
+      return diag_node(g->path, n, "input %d is missing", k);
+    if (check_float(g, n, k))
+      return NN_ERR;
+    if (p->dtype != t->dtype || ir_numel(p) != t->dims[1]) {
+      char s[128];
+      return diag_node(g->path, n, "input %d is %s %s; expected %lld %s values (one per channel)",
+                       k, ir_dtype_name(p->dtype), ir_shape_str(p, s, sizeof s),
+                       (long long)t->dims[1], ir_dtype_name(t->dtype));
+    }
+  }
+  return NN_OK;
+}
+
+static void set_channel_out(ir_node *n, int k, const ir_tensor *x) {
+  if (ir_out(n, k))
+    ir_set_shape(n->outputs[k], x->dtype, 1, &x->dims[1]);
+}
+
+static nn_status infer_bn_train(ir_graph *g, ir_node *n) {
+  if (check_arity(g, n, 3, 6) || check_float(g, n, 0) ||
+      check_per_channel(g, n, 0, 1, n->n_inputs > 3 ? 5 : 3))
+    return NN_ERR;
+  const ir_tensor *flag = ir_in(n, 5);
+  if (flag && (flag->dtype != IR_BOOL || ir_numel(flag) != 1))
+    return diag_node(g->path, n, "input 5 'training' must be one bool");
+  infer_same_as_input(g, n);
+  set_channel_out(n, 1, n->inputs[0]);
+  set_channel_out(n, 2, n->inputs[0]);
+  return NN_OK;
+}
+
+/* Opens the loops over the elements of channel c: nb over the batch, i over
+ * the plane, with x (and the named others) pointing at the plane. */
+static void open_channel(emit_ctx *e, const ir_tensor *x, const char *const *ptrs, int n_ptrs,
+                         const char *simd) {
+  int64_t C = x->dims[1], plane = ir_numel(x) / (x->dims[0] * C);
+  const char *T = ir_dtype_ctype(x->dtype);
+  emit_for(e, "nb", x->dims[0]);
+  for (int k = 0; k < n_ptrs; k += 2)
+    emit_line(e, "%s%s *restrict %s = %s + (nb * %lld + c) * %lld;",
+              strncmp(ptrs[k + 1], "out", 3) ? "const " : "", T, ptrs[k], ptrs[k + 1],
+              (long long)C, (long long)plane);
+  if (simd)
+    emit_simd_sum(e, simd);
+  else
+    emit_simd(e);
+  emit_for(e, "i", plane);
+}
+
+static void emit_bn_train(emit_ctx *e, const ir_node *n) {
+  const ir_tensor *x = n->inputs[0];
+  if (ir_numel(x) == 0)
+    return;
+  const char *T = ir_dtype_ctype(x->dtype);
+  int64_t C = x->dims[1], cnt = ir_numel(x) / C;
+  static const char *const xs[] = {"x", "in0"}, *const xy[] = {"x", "in0", "y", "out0"};
+  if (ir_in(n, 5)) { /* not training: the running statistics, as inference */
+    emit_open(e, "if (!in5[0])");
+    emit_parallel_for(e, "c", C, cnt * 2);
+    emit_line(e, "const %s a = (%s)(in1[c] / sqrt((double)in4[c] + %.17g)), m = in3[c], b = in2[c];",
+              T, T, ir_attr_float(n, "epsilon", 1e-5));
+    open_channel(e, x, xy, 4, NULL);
+    emit_line(e, "y[i] = (x[i] - m) * a + b;");
+    emit_close(e);
+    emit_close(e);
+    emit_close(e);
+    emit_line(e, "return;");
+    emit_close(e);
+  }
+  emit_parallel_for(e, "c", C, cnt * 4);
+  emit_line(e, "double s = 0, v = 0;");
+  open_channel(e, x, xs, 2, "s");
+  emit_line(e, "s += x[i];");
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "const double mu = s / %lld;", (long long)cnt);
+  open_channel(e, x, xs, 2, "v");
+  emit_line(e, "const double d = x[i] - mu;");
+  emit_line(e, "v += d * d;");
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "const double is = 1 / sqrt(v / %lld + %.17g);", (long long)cnt,
+            ir_attr_float(n, "epsilon", 1e-5));
+  if (ir_out(n, 1))
+    emit_line(e, "out1[c] = (%s)mu;", T);
+  if (ir_out(n, 2))
+    emit_line(e, "out2[c] = (%s)is;", T);
+  emit_line(e, "const %s m = (%s)mu, a = (%s)(in1[c] * is), b = in2[c];", T, T, T);
+  open_channel(e, x, xy, 4, NULL);
+  emit_line(e, "y[i] = (x[i] - m) * a + b;");
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+static nn_status infer_bn_stats_update(ir_graph *g, ir_node *n) {
+  if (n->n_inputs != 4 || n->n_outputs != 0)
+    return diag_node(g->path, n, "expects 4 inputs and no output");
+  for (int k = 0; k < 4; k++) {
+    const ir_tensor *t = n->inputs[k];
+    if (!t)
+      return diag_node(g->path, n, "input %d is missing", k);
+    if (check_float(g, n, k))
+      return NN_ERR;
+    if (t->dtype != n->inputs[0]->dtype || ir_numel(t) != ir_numel(n->inputs[0]))
+      return diag_node(g->path, n, "input %d does not match the running mean's dtype and size", k);
+  }
+  for (int k = 0; k < 2; k++)
+    if (n->inputs[k]->kind != IR_STATE)
+      return diag_node(g->path, n, "input %d, a running statistic, must be training state", k);
+  return NN_OK;
+}
+
+static void emit_bn_stats_update(emit_ctx *e, const ir_node *n) {
+  const ir_tensor *rm = n->inputs[0];
+  double mom = ir_attr_float(n, "momentum", 0.9), eps = ir_attr_float(n, "epsilon", 1e-5);
+  int64_t cnt = ir_attr_int(n, "count", 0);
+  const char *T = ir_dtype_ctype(rm->dtype);
+  emit_for(e, "c", ir_numel(rm));
+  emit_line(e, "const double var = 1 / ((double)in3[c] * in3[c]) - %.17g;", eps);
+  emit_line(e, "in0[c] = (%s)(in0[c] * %.17g + in2[c] * %.17g);", T, mom, 1 - mom);
+  emit_line(e, "in1[c] = (%s)(in1[c] * %.17g + var * %.17g);", T, mom,
+            (1 - mom) * (cnt > 1 ? (double)cnt / (double)(cnt - 1) : 1));
+  emit_close(e);
+}
+
+static nn_status infer_bn_grad(ir_graph *g, ir_node *n) {
+  if (check_arity(g, n, 5, 5) || check_float(g, n, 0) || check_per_channel(g, n, 1, 2, 5))
+    return NN_ERR;
+  const ir_tensor *dy = n->inputs[0], *x = n->inputs[1];
+  if (!x || dy->dtype != x->dtype || dy->rank != x->rank ||
+      memcmp(dy->dims, x->dims, sizeof *x->dims * (size_t)x->rank))
+    return diag_node(g->path, n, "dY and X must have the same dtype and shape");
+  ir_set_shape(n->outputs[0], x->dtype, x->rank, x->dims);
+  set_channel_out(n, 1, x);
+  set_channel_out(n, 2, x);
+  return NN_OK;
+}
+
+/* With xh = (x - m) * is: dB = sum dy, dscale = sum dy * xh,
+ * dx = scale * is * (dy - dB / cnt - xh * dscale / cnt). */
+static void emit_bn_grad(emit_ctx *e, const ir_node *n) {
+  const ir_tensor *x = n->inputs[1];
+  if (ir_numel(x) == 0)
+    return;
+  const char *T = ir_dtype_ctype(x->dtype);
+  int64_t C = x->dims[1], cnt = ir_numel(x) / C;
+  static const char *const in[] = {"dy", "in0", "x", "in1"};
+  static const char *const all[] = {"dy", "in0", "x", "in1", "dx", "out0"};
+  emit_parallel_for(e, "c", C, cnt * 4);
+  emit_line(e, "const %s m = in3[c], is = in4[c];", T);
+  emit_line(e, "double sdy = 0, sdyx = 0;");
+  open_channel(e, x, in, 4, "sdy, sdyx");
+  emit_line(e, "sdy += dy[i];");
+  emit_line(e, "sdyx += dy[i] * (x[i] - m);");
+  emit_close(e);
+  emit_close(e);
+  if (ir_out(n, 1))
+    emit_line(e, "out1[c] = (%s)(sdyx * is);", T);
+  if (ir_out(n, 2))
+    emit_line(e, "out2[c] = (%s)sdy;", T);
+  emit_line(e, "const %s k = in2[c] * is, mdy = (%s)(sdy / %lld), kx = (%s)(sdyx * is * is / %lld);",
+            T, T, (long long)cnt, T, (long long)cnt);
+  open_channel(e, x, all, 6, NULL);
+  emit_line(e, "dx[i] = k * (dy[i] - mdy - (x[i] - m) * kx);");
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* ---- layer normalization ---- */
+
+/* X viewed as [rows, cols] with the normalized axes (from `axis` on) as cols. */
+static nn_status ln_split(ir_graph *g, const ir_node *n, const ir_tensor *x, int64_t *rows,
+                          int64_t *cols) {
+  int axis;
+  if (norm_axis(g, n, ir_attr_int(n, "axis", -1), x->rank, &axis))
+    return NN_ERR;
+  *rows = 1;
+  *cols = 1;
+  for (int d = 0; d < x->rank; d++)
+    *(d < axis ? rows : cols) *= x->dims[d];
+  return NN_OK;
+}
+
+static nn_status infer_ln_grad(ir_graph *g, ir_node *n) {
+  if (check_arity(g, n, 5, 5) || check_float(g, n, 0))
+    return NN_ERR;
+  for (int k = 1; k < 5; k++)
+    if (!n->inputs[k])
+      return diag_node(g->path, n, "input %d is missing", k);
+  const ir_tensor *dy = n->inputs[0], *x = n->inputs[1];
+  int64_t rows, cols;
+  if (ln_split(g, n, x, &rows, &cols))
+    return NN_ERR;
+  if (dy->dtype != x->dtype || dy->rank != x->rank ||
+      memcmp(dy->dims, x->dims, sizeof *x->dims * (size_t)x->rank))
+    return diag_node(g->path, n, "dY and X must have the same dtype and shape");
+  for (int k = 2; k < 5; k++) {
+    const ir_tensor *t = n->inputs[k];
+    int64_t want = k == 2 ? cols : rows;
+    bool stat_ok = k > 2 && t->dtype == IR_FLOAT; /* LayerNormalization keeps float stats */
+    if ((t->dtype != x->dtype && !stat_ok) || ir_numel(t) != want)
+      return diag_node(g->path, n, "input %d must hold %lld %s values (%s)", k, (long long)want,
+                       ir_dtype_name(x->dtype), k == 2 ? "the normalized shape" : "one per row");
+  }
+  ir_set_shape(n->outputs[0], x->dtype, x->rank, x->dims);
+  for (int k = 1; k < 3; k++)
+    if (ir_out(n, k))
+      ir_set_shape(n->outputs[k], x->dtype, n->inputs[2]->rank, n->inputs[2]->dims);
+  return NN_OK;
+}
+
+#define LN_COLS 64 /* columns per task of the dscale and dB sums */
+
+/* Per row, with g = dy * scale and xh = (x - m) * is:
+ * dx = is * (g - sum(g) / cols - (x - m) * is * is * sum(g * (x - m)) / cols);
+ * per column, dscale = sum over rows of dy * xh and dB = sum of dy. */
+static void emit_ln_grad(emit_ctx *e, const ir_node *n) {
+  int64_t rows, cols;
+  if (ir_numel(n->inputs[1]) == 0 || ln_split(e->g, n, n->inputs[1], &rows, &cols))
+    return;
+  const char *T = ir_dtype_ctype(n->inputs[1]->dtype);
+  emit_parallel_for(e, "r", rows, cols * 6);
+  emit_line(e, "const %s *restrict dy = in0 + r * %lld, *restrict x = in1 + r * %lld;", T,
+            (long long)cols, (long long)cols);
+  emit_line(e, "const %s m = in3[r], is = in4[r];", T);
+  emit_line(e, "double sg = 0, sgx = 0;");
+  emit_simd_sum(e, "sg, sgx");
+  emit_for(e, "j", cols);
+  emit_line(e, "const %s gj = dy[j] * in2[j];", T);
+  emit_line(e, "sg += gj;");
+  emit_line(e, "sgx += gj * (x[j] - m);");
+  emit_close(e);
+  emit_line(e, "const %s mg = (%s)(sg / %lld), kx = (%s)(sgx * is * is / %lld);", T, T,
+            (long long)cols, T, (long long)cols);
+  emit_simd(e);
+  emit_for(e, "j", cols);
+  emit_line(e, "out0[r * %lld + j] = is * (dy[j] * in2[j] - mg - (x[j] - m) * kx);",
+            (long long)cols);
+  emit_close(e);
+  emit_close(e);
+  if (!ir_out(n, 1) && !ir_out(n, 2))
+    return;
+  int64_t blocks = (cols + LN_COLS - 1) / LN_COLS;
+  emit_parallel_for(e, "jb", blocks, rows * LN_COLS * 3);
+  emit_line(e, "const int64_t j0 = jb * %d, nj = %lld - j0 < %d ? %lld - j0 : %d;", LN_COLS,
+            (long long)cols, LN_COLS, (long long)cols, LN_COLS);
+  emit_line(e, "double ds[%d] = {0}, db[%d] = {0};", LN_COLS, LN_COLS);
+  emit_for(e, "r", rows);
+  emit_line(e, "const %s *restrict dy = in0 + r * %lld + j0, *restrict x = in1 + r * %lld + j0;",
+            T, (long long)cols, (long long)cols);
+  emit_line(e, "const %s m = in3[r], is = in4[r];", T);
+  emit_open(e, "for (int64_t j = 0; j < nj; j++)");
+  emit_line(e, "ds[j] += dy[j] * (x[j] - m) * is;");
+  emit_line(e, "db[j] += dy[j];");
+  emit_close(e);
+  emit_close(e);
+  emit_open(e, "for (int64_t j = 0; j < nj; j++)");
+  if (ir_out(n, 1))
+    emit_line(e, "out1[j0 + j] = (%s)ds[j];", T);
+  if (ir_out(n, 2))
+    emit_line(e, "out2[j0 + j] = (%s)db[j];", T);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* ---- gradient rules ---- */
+
+/* BatchNormTrain: BatchNormGrad on its saved statistics. */
+static nn_status grad_bn_train(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  if (!dy)
+    return NN_OK;
+  ir_tensor *in[5] = {dy, n->inputs[0], n->inputs[1], n->outputs[1], n->outputs[2]};
+  ir_node *b = ad_begin(ad, "nncc", "BatchNormGrad", 5, in, 3);
+  ad_finish(ad, b);
+  for (int k = 0; k < 3; k++)
+    ad_give_grad(ad, n, k, b->outputs[k]);
+  return NN_OK;
+}
+
+/* LayerNormalization (given its Mean and InvStdDev outputs by the
+ * train-forward pass): LayerNormGrad; B's gradient takes B's shape. */
+nn_status grad_layer_norm(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *dy = ad_out_grad(ad, n, 0);
+  if (!dy)
+    return NN_OK;
+  ir_tensor *x = n->inputs[0], *scale = n->inputs[1], *bias = ir_in(n, 2);
+  int64_t rows, cols;
+  if (ln_split(ad_graph(ad), n, x, &rows, &cols))
+    return NN_ERR;
+  if (!ir_out(n, 1) || !ir_out(n, 2) || ir_numel(scale) != cols ||
+      (bias && ir_numel(bias) != cols))
+    return diag_node(ad_graph(ad)->path, n, "training needs Scale and B with one value per "
+                     "normalized element (%lld), not broadcast", (long long)cols);
+  ir_tensor *in[5] = {dy, x, scale, n->outputs[1], n->outputs[2]};
+  ir_node *b = ad_begin(ad, "nncc", "LayerNormGrad", 5, in, 3);
+  ad_attr_int(ad, b, "axis", ir_attr_int(n, "axis", -1));
+  ad_finish(ad, b);
+  ad_give_grad(ad, n, 0, b->outputs[0]);
+  ad_give_grad(ad, n, 1, b->outputs[1]);
+  if (bias)
+    ad_give_grad(ad, n, 2, ad_reshape_to(ad, b->outputs[2], bias));
+  return NN_OK;
+}
+
+const op_def op_family_norm_grad[] = {
+    {"BatchNormTrain", "nncc", infer_bn_train, NULL, emit_bn_train, 0, .grad = grad_bn_train},
+    {"BatchNormStatsUpdate", "nncc", infer_bn_stats_update, NULL, emit_bn_stats_update,
+     OP_UPDATES_STATE},
+    {"BatchNormGrad", "nncc", infer_bn_grad, NULL, emit_bn_grad, 0},
+    {"LayerNormGrad", "nncc", infer_ln_grad, NULL, emit_ln_grad, 0},
+    {NULL},
+};
