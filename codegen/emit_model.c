@@ -141,41 +141,13 @@ static void emit_weights(cbuf *c, const module *m) {
   }
   cb_line(c, "/* %lld bytes of weights; each tensor starts on a 64-byte boundary. */",
           (long long)size);
-  cb_raw(c, "static const _Alignas(64) unsigned char nn_weights[%lld] =\n", (long long)size);
-  char esc[8];
-  for (int64_t i = 0; i < size; i++) {
-    if (i % 64 == 0)
-      cb_raw(c, "%s\"", i ? "\"\n" : "");
-    unsigned char ch = blob[i];
-    /* Printable bytes stand for themselves; every escape is three octal
-     * digits so a following digit can never extend it. */
-    if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"' && ch != '?') {
-      esc[0] = (char)ch;
-      cb_bytes(c, esc, 1);
-    } else {
-      snprintf(esc, sizeof esc, "\\%03o", ch);
-      cb_bytes(c, esc, 4);
-    }
-  }
-  cb_raw(c, "\";\n\n");
+  emit_blob(c, "nn_weights", blob, size);
   free(blob);
 }
 
-bool emit_mentions(const char *text, const char *ident) {
-  size_t n = strlen(ident);
-  for (const char *p = strstr(text, ident); p; p = strstr(p + 1, ident)) {
-    bool left = p == text || !(p[-1] == '_' || (p[-1] >= '0' && p[-1] <= '9') ||
-                               ((p[-1] | 32) >= 'a' && (p[-1] | 32) <= 'z'));
-    char r = p[n];
-    bool right = !(r == '_' || (r >= '0' && r <= '9') || ((r | 32) >= 'a' && (r | 32) <= 'z'));
-    if (left && right)
-      return true;
-  }
-  return false;
-}
-
 /* How the entry point refers to tensor t's storage, as a T* expression. */
-static const char *storage(module *m, ir_tensor *t, bool as_const) {
+static const char *storage(void *mod, ir_tensor *t, bool as_const) {
+  module *m = mod;
   const char *param = tensor_param(m, t);
   const char *ct = ir_dtype_ctype(t->dtype);
   const char *q = as_const ? "const " : "";
@@ -193,59 +165,14 @@ static const char *storage(module *m, ir_tensor *t, bool as_const) {
   return mem_printf(m->g->mem, "(%s%s *)(a + %lld)", q, ct, (long long)t->offset);
 }
 
-static void node_comment(cbuf *c, const module *m, const ir_node *n) {
-  char shape[256];
-  cb_raw(c, "/* %s '%s':", n->op_type, names_comment(m->g->mem, n->name));
-  for (int k = 0; k < n->n_inputs; k++)
-    if (n->inputs[k])
-      cb_raw(c, " %s%s", ir_dtype_name(n->inputs[k]->dtype),
-             ir_shape_str(n->inputs[k], shape, sizeof shape));
-  cb_raw(c, " ->");
-  for (int k = 0; k < n->n_outputs; k++)
-    if (n->outputs[k])
-      cb_raw(c, " %s%s", ir_dtype_name(n->outputs[k]->dtype),
-             ir_shape_str(n->outputs[k], shape, sizeof shape));
-  cb_raw(c, " */\n");
-}
-
-/* Emits node n's static function into c and its call into call. */
+/* Emits node n's static function into c and its call into call; with
+ * tracing, the call hands each output to PREFIX_trace. */
 static void emit_node(cbuf *c, cbuf *call, module *m, int index, const ir_node *n) {
-  cbuf body;
-  cb_init(&body);
-  body.indent = 1;
-  emit_ctx e = {.body = &body, .g = m->g};
-  n->op->emit(&e, n);
-
-  char stem[96];
-  snprintf(stem, sizeof stem, "n%d_%s", index, n->name[0] ? n->name : n->op_type);
-  const char *fname = names_make(&m->globals, stem, 40);
-  node_comment(c, m, n);
-  cb_raw(c, "static void %s(", fname);
-  cb_raw(call, "%s(", fname);
-  int nparams = 0;
-  char pname[16];
-  for (int pass = 0; pass < 2; pass++) {
-    int count = pass ? n->n_outputs : n->n_inputs;
-    for (int k = 0; k < count; k++) {
-      ir_tensor *t = pass ? n->outputs[k] : n->inputs[k];
-      snprintf(pname, sizeof pname, "%s%d", pass ? "out" : "in", k);
-      if (!t || !emit_mentions(body.data ? body.data : "", pname))
-        continue;
-      const char *sep = nparams++ ? ", " : "";
-      cb_raw(c, "%s%s%s *restrict %s", sep, pass ? "" : "const ", ir_dtype_ctype(t->dtype), pname);
-      cb_raw(call, "%s%s", sep, storage(m, t, !pass));
-    }
-  }
-  cb_raw(c, "%s)\n{\n", nparams ? "" : "void");
-  if (body.len)
-    cb_bytes(c, body.data, body.len);
-  cb_raw(c, "}\n\n");
-  cb_raw(call, ");\n");
+  emit_node_function(c, call, m->g, &m->globals, index, n, storage, m);
   for (int k = 0; m->o->trace && k < n->n_outputs; k++)
     if (n->outputs[k])
       cb_raw(call, "%s_trace(%d, %s, %zu);\n", m->o->prefix, m->traced++,
              storage(m, n->outputs[k], true), ir_bytes(n->outputs[k]));
-  cb_free(&body);
 }
 
 static void emit_entry(cbuf *c, const cbuf *calls, const module *m) {

@@ -34,7 +34,8 @@ static bool is_model_input(const train_module *m, const ir_tensor *t) {
 
 /* How an entry point names tensor t's storage, as a T* expression; only
  * nodes that update state get non-const state. */
-static const char *storage(train_module *m, ir_tensor *t, bool as_const) {
+static const char *storage(void *mod, ir_tensor *t, bool as_const) {
+  train_module *m = mod;
   mem_arena *mem = m->g->mem;
   const char *ct = ir_dtype_ctype(t->dtype), *q = as_const ? "const " : "";
   const ad_result *r = m->r;
@@ -64,73 +65,6 @@ static const char *storage(train_module *m, ir_tensor *t, bool as_const) {
     return mem_printf(mem, "(const %s *)(nn_weights + %lld)", ct, (long long)t->offset);
   }
   return mem_printf(mem, "(%s%s *)(a + %lld)", q, ct, (long long)t->offset);
-}
-
-/* Node n's static function into c, its call into call. */
-static void emit_node(cbuf *c, cbuf *call, train_module *m, int index, const ir_node *n) {
-  cbuf body;
-  cb_init(&body);
-  body.indent = 1;
-  emit_ctx e = {.body = &body, .g = m->g};
-  n->op->emit(&e, n);
-  bool writes_state = n->op->flags & OP_UPDATES_STATE;
-  char stem[96];
-  snprintf(stem, sizeof stem, "n%d_%s", index, n->name[0] ? n->name : n->op_type);
-  const char *fname = names_make(&m->globals, stem, 40);
-  char shape[256];
-  cb_raw(c, "/* %s '%s':", n->op_type, names_comment(m->g->mem, n->name));
-  for (int k = 0; k < n->n_inputs; k++)
-    if (n->inputs[k])
-      cb_raw(c, " %s%s%s", ir_dtype_name(n->inputs[k]->dtype),
-             ir_shape_str(n->inputs[k], shape, sizeof shape),
-             n->inputs[k]->kind == IR_STATE ? "(state)" : "");
-  cb_raw(c, " ->");
-  for (int k = 0; k < n->n_outputs; k++)
-    if (n->outputs[k])
-      cb_raw(c, " %s%s", ir_dtype_name(n->outputs[k]->dtype),
-             ir_shape_str(n->outputs[k], shape, sizeof shape));
-  cb_raw(c, " */\nstatic void %s(", fname);
-  cb_raw(call, "%s(", fname);
-  int nparams = 0;
-  char pname[16];
-  for (int pass = 0; pass < 2; pass++) {
-    int count = pass ? n->n_outputs : n->n_inputs;
-    for (int k = 0; k < count; k++) {
-      ir_tensor *t = pass ? n->outputs[k] : n->inputs[k];
-      snprintf(pname, sizeof pname, "%s%d", pass ? "out" : "in", k);
-      if (!t || !emit_mentions(body.data ? body.data : "", pname))
-        continue;
-      bool as_const = !pass && !(writes_state && t->kind == IR_STATE);
-      const char *sep = nparams++ ? ", " : "";
-      cb_raw(c, "%s%s%s *restrict %s", sep, as_const ? "const " : "", ir_dtype_ctype(t->dtype), pname);
-      cb_raw(call, "%s%s", sep, storage(m, t, as_const));
-    }
-  }
-  cb_raw(c, "%s)\n{\n", nparams ? "" : "void");
-  if (body.len)
-    cb_bytes(c, body.data, body.len);
-  cb_raw(c, "}\n\n");
-  cb_raw(call, ");\n");
-  cb_free(&body);
-}
-
-/* size bytes of data as one string literal named `name`. */
-static void emit_blob(cbuf *c, const char *name, const unsigned char *data, int64_t size) {
-  cb_raw(c, "static const _Alignas(64) unsigned char %s[%lld] =\n", name, (long long)size);
-  char esc[8];
-  for (int64_t i = 0; i < size; i++) {
-    if (i % 64 == 0)
-      cb_raw(c, "%s\"", i ? "\"\n" : "");
-    unsigned char ch = data[i];
-    if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"' && ch != '?') {
-      esc[0] = (char)ch;
-      cb_bytes(c, esc, 1);
-    } else {
-      snprintf(esc, sizeof esc, "\\%03o", ch);
-      cb_bytes(c, esc, 4);
-    }
-  }
-  cb_raw(c, "\";\n\n");
 }
 
 /* The constant weights the nodes read, and the params' initial values
@@ -330,6 +264,8 @@ static void emit_entries(cbuf *c, train_module *m, cbuf calls[3], int64_t init_b
       cb_line(c, "  %s loss = 0; (void)labels; (void)mask;", T);
     if (k < 2) /* what the training forms (BatchNormTrain, DropoutTrain) are told */
       cb_line(c, "  const uint8_t nn_training = %d; (void)nn_training;", k == 0);
+    if (k == 1) /* forward calls name the mask (BatchNormTrain, which ignores it here) */
+      cb_line(c, "  const %s *mask = 0; (void)mask;", T);
     for (int i = 0; k < 2 && i < g->n_inputs; i++)
       if (is_model_input(m, g->inputs[i]))
         cb_line(c, "  (void)%s;", m->param_of[i]);
@@ -350,6 +286,7 @@ static void emit_entries(cbuf *c, train_module *m, cbuf calls[3], int64_t init_b
   cb_line(c, "  const unsigned char *s = (const unsigned char *)state; (void)s;");
   cb_line(c, "  unsigned char *a = arena ? (unsigned char *)arena : default_arena; (void)a;");
   cb_line(c, "  const uint8_t nn_training = 1; (void)nn_training;");
+  cb_line(c, "  const %s *mask = 0; (void)mask; /* BatchNormTrain: every sample counts */", T);
   for (int i = 0; i < g->n_inputs; i++)
     if (is_model_input(m, g->inputs[i]))
       cb_line(c, "  (void)%s;", m->param_of[i]);
@@ -403,7 +340,7 @@ nn_status cg_emit_train(ir_graph *g, const ad_result *r, const cg_options *o, cb
   for (int k = 0; k < 3; k++)
     cb_init(&calls[k]);
   for (int i = 0; i < g->n_nodes; i++)
-    emit_node(&funcs, &calls[g->nodes[i]->phase], &m, i, g->nodes[i]);
+    emit_node_function(&funcs, &calls[g->nodes[i]->phase], g, &m.globals, i, g->nodes[i], storage, &m);
   emit_half_prelude(c, funcs.data ? funcs.data : "");
   int64_t init_bytes;
   emit_blobs(c, &m, &init_bytes);
