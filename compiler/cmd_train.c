@@ -320,9 +320,14 @@ int cmd_train(int argc, char **argv) {
     return 1;
   nn_gan_pair pair;
   size_t mlen = strlen(o.model);
-  if (!o.nn_model && !prog.module_only && mlen > 3 && strcmp(o.model + mlen - 3, ".nn") == 0 &&
-      nn_gan_find(o.model, mem, &pair))
-    return train_gan(&o, &t, &pair, out, prefix, prog.build, argc, argv, mem);
+  if (!o.nn_model && mlen > 3 && strcmp(o.model + mlen - 3, ".nn") == 0 &&
+      nn_gan_find(o.model, mem, &pair)) {
+    if (!prog.module_only)
+      return train_gan(&o, &t, &pair, out, prefix, prog.build, argc, argv, mem);
+    diag_error(o.model, "a GAN (models '%s', '%s', '%s'): --module-only writes one model's "
+               "module; pick it with --model NAME", pair.generator, pair.discriminator, pair.gan);
+    return 1;
+  }
   ad_options ao = {0};
   bool block = cfg.present && cfg.loss.kind != NN_LOSS_NONE;
   if (block)

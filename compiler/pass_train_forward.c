@@ -9,12 +9,16 @@
  *   nncc.StateIncrement advances in the update phase);
  * - LayerNormalization gets its Mean and InvStdDev outputs, which its
  *   gradient reads.
+ * After autodiff, pass_train_mask gives batch normalization (forward and
+ * backward) the batch's sample mask, so a short batch's padding takes no
+ * part in the statistics.
  * The training forms also read TRAIN_FLAG_NAME: 0 (from _predict) gives the
  * inference behaviour, normalizing by the running statistics and dropping
  * nothing. Runs after resolve-ops (the nodes it makes get their registry
  * rows here) and before inference, so shapes come from the usual rules. */
 #include <string.h>
 
+#include "autodiff.h"
 #include "ops.h"
 #include "passes.h"
 
@@ -162,4 +166,17 @@ nn_status pass_train_forward(ir_graph *g) {
     }
   }
   return st;
+}
+
+nn_status pass_train_mask(ir_graph *g, const ad_result *r) {
+  for (int i = 0; r->mask && i < g->n_nodes; i++) {
+    ir_node *n = g->nodes[i];
+    bool train = strcmp(n->op_type, "BatchNormTrain") == 0 && n->n_inputs == 6;
+    bool grad = strcmp(n->op_type, "BatchNormGrad") == 0 && n->n_inputs == 5;
+    if (strcmp(n->domain, "nncc") == 0 && (train || grad)) {
+      ir_tensor *mask = r->mask;
+      set_inputs(g, n, n->n_inputs, 1, &mask);
+    }
+  }
+  return NN_OK;
 }

@@ -39,6 +39,9 @@ nn_status pass_train_forward(ir_graph *g);
 /* The bool scalar those training forms read to choose their behaviour: a
  * weight holding 1; the training module passes 1 from _grad, 0 from _predict. */
 #define TRAIN_FLAG_NAME "nncc.training"
+struct ad_result;
+/* After autodiff: batch normalization reads the batch's sample mask. */
+nn_status pass_train_mask(ir_graph *g, const struct ad_result *r);
 nn_status pass_infer(ir_graph *g);
 nn_status pass_fold_node(ir_graph *g, ir_node *n);
 nn_status pass_dce(ir_graph *g);

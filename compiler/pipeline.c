@@ -23,6 +23,7 @@ nn_status pipeline_run(ir_graph *g, const pipeline_options *o) {
       ((o->train || o->keep_trainable) && after(g, o, "mark-trainable", pass_mark_trainable(g))) ||
       after(g, o, "infer", pass_infer(g)) || /* shapes, with constant folding */
       (o->train && after(g, o, "autodiff", pass_autodiff(g, o->train, o->train_result))) ||
+      (o->train && after(g, o, "train-mask", pass_train_mask(g, o->train_result))) ||
       (opt && after(g, o, "dce", pass_dce(g))) ||
       (o->train && after(g, o, "plan-state", pass_plan_state(g))))
     return NN_ERR;

@@ -259,15 +259,19 @@ static int gan_finish(gan_run *r) {
   return 0;
 }
 
+/* Every epoch has the same number of steps, so a checkpoint's step count
+ * says where in an epoch a run stopped (--steps) and a resumed run goes on
+ * from there. */
 static int gan_train(gan_run *r) {
   const rt_gan_options *o = r->o;
   size_t B = (size_t)r->gan->d->batch, batches = r->data.count / B;
+  int64_t into = r->ck.step - r->ck.epochs_done * (int64_t)batches;
   r->since = rt_seconds();
   for (int epoch = (int)r->ck.epochs_done + 1; epoch <= o->epochs; epoch++) {
     rt_shuffle_epoch(r->perm, r->data.count, r->ck.seed, (uint64_t)epoch);
-    for (size_t b = 0; b < batches; b++) {
-      if (o->steps && r->ck.step >= o->steps)
-        break;
+    size_t b = into > 0 && (size_t)into < batches ? (size_t)into : 0;
+    into = 0;
+    for (; b < batches && !(o->steps && r->ck.step >= o->steps); b++) {
       if (gan_step(r, b))
         return -1;
       if (o->log_every && r->ck.step % o->log_every == 0)
@@ -275,10 +279,11 @@ static int gan_train(gan_run *r) {
     }
     if (r->steps_logged)
       gan_log(r, stderr, "epoch", epoch);
-    r->ck.epochs_done = epoch;
+    if (b == batches)
+      r->ck.epochs_done = epoch;
     if (o->checkpoint && rt_checkpoint_save(o->checkpoint, &r->ck, r->blob, NULL))
       return -1;
-    if (o->steps && r->ck.step >= o->steps)
+    if (b < batches)
       break;
   }
   return 0;

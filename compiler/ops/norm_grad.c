@@ -2,14 +2,17 @@
  * running statistics' update, and the backward kernels of batch and layer
  * normalization. Statistics are summed in double.
  *
- *   nncc::BatchNormTrain(X, scale, B[, running_mean, running_var, training])
+ *   nncc::BatchNormTrain(X, scale, B[, running_mean, running_var, training, mask])
  *       -> (Y, mean, inv_std)    per channel; a false `training` flag (bool
- *       scalar) normalizes by the running statistics instead, as inference
+ *       scalar) normalizes by the running statistics instead, as inference;
+ *       samples whose `mask` is 0 (a short batch's padding) take no part in
+ *       the statistics
  *   nncc::BatchNormStatsUpdate(running_mean, running_var, mean, inv_std)
  *       in place: r = r * momentum + batch * (1 - momentum) (ONNX's convention);
  *       with `count` > 1 the batch variance is made unbiased (x count/(count-1),
  *       PyTorch's running_var)
- *   nncc::BatchNormGrad(dY, X, scale, mean, inv_std) -> (dX, dscale, dB)
+ *   nncc::BatchNormGrad(dY, X, scale, mean, inv_std[, mask]) -> (dX, dscale, dB)
+ *       (masked samples: outside the statistics, zero dX)
  *   nncc::LayerNormGrad(dY, X, scale, mean, inv_std) -> (dX, dscale, dB)
  *       over the axes from `axis` on, as LayerNormalization's outputs 1 and 2 */
 #include "common.h"
@@ -43,8 +46,16 @@ static void set_channel_out(ir_node *n, int k, const ir_tensor *x) {
     ir_set_shape(n->outputs[k], x->dtype, 1, &x->dims[1]);
 }
 
+/* Input k, when present, is the per-sample mask: one float per sample of X (input x). */
+static nn_status check_mask(ir_graph *g, const ir_node *n, int k, int x) {
+  const ir_tensor *m = ir_in(n, k);
+  if (m && (check_float(g, n, k) || ir_numel(m) != n->inputs[x]->dims[0]))
+    return diag_node(g->path, n, "input %d 'mask' must hold one float per sample", k);
+  return NN_OK;
+}
+
 static nn_status infer_bn_train(ir_graph *g, ir_node *n) {
-  if (check_arity(g, n, 3, 6) || check_float(g, n, 0) ||
+  if (check_arity(g, n, 3, 7) || check_mask(g, n, 6, 0) || check_float(g, n, 0) ||
       check_per_channel(g, n, 0, 1, n->n_inputs > 3 ? 5 : 3))
     return NN_ERR;
   const ir_tensor *flag = ir_in(n, 5);
@@ -59,10 +70,12 @@ static nn_status infer_bn_train(ir_graph *g, ir_node *n) {
 /* Opens the loops over the elements of channel c: nb over the batch, i over
  * the plane, with x (and the named others) pointing at the plane. */
 static void open_channel(emit_ctx *e, const ir_tensor *x, const char *const *ptrs, int n_ptrs,
-                         const char *simd) {
+                         const char *simd, const char *pre) {
   int64_t C = x->dims[1], plane = ir_numel(x) / (x->dims[0] * C);
   const char *T = ir_dtype_ctype(x->dtype);
   emit_for(e, "nb", x->dims[0]);
+  if (pre) /* a per-sample line: skips or flags masked samples */
+    emit_line(e, "%s", pre);
   for (int k = 0; k < n_ptrs; k += 2)
     emit_line(e, "%s%s *restrict %s = %s + (nb * %lld + c) * %lld;",
               strncmp(ptrs[k + 1], "out", 3) ? "const " : "", T, ptrs[k], ptrs[k + 1],
@@ -72,6 +85,21 @@ static void open_channel(emit_ctx *e, const ir_tensor *x, const char *const *ptr
   else
     emit_simd(e);
   emit_for(e, "i", plane);
+}
+
+/* "cnt": the elements per channel of the samples the mask (input k) keeps,
+ * declared before the channel loop; or the literal count without a mask. */
+static const char *kept_count(emit_ctx *e, const ir_node *n, int k) {
+  const ir_tensor *x = n->inputs[k == 6 ? 0 : 1];
+  int64_t per = ir_numel(x) / x->dims[1];
+  if (!ir_in(n, k))
+    return mem_printf(e->g->mem, "%lld", (long long)per);
+  emit_line(e, "double cnt = 0;");
+  emit_for(e, "nb", x->dims[0]);
+  emit_line(e, "cnt += !in%d || in%d[nb] != 0; /* no mask: every sample */", k, k);
+  emit_close(e);
+  emit_line(e, "cnt = cnt > 0 ? cnt * %lld : 1;", (long long)(per / x->dims[0]));
+  return "cnt";
 }
 
 static void emit_bn_train(emit_ctx *e, const ir_node *n) {
@@ -86,7 +114,7 @@ static void emit_bn_train(emit_ctx *e, const ir_node *n) {
     emit_parallel_for(e, "c", C, cnt * 2);
     emit_line(e, "const %s a = (%s)(in1[c] / sqrt((double)in4[c] + %.17g)), m = in3[c], b = in2[c];",
               T, T, ir_attr_float(n, "epsilon", 1e-5));
-    open_channel(e, x, xy, 4, NULL);
+    open_channel(e, x, xy, 4, NULL, NULL);
     emit_line(e, "y[i] = (x[i] - m) * a + b;");
     emit_close(e);
     emit_close(e);
@@ -94,26 +122,28 @@ static void emit_bn_train(emit_ctx *e, const ir_node *n) {
     emit_line(e, "return;");
     emit_close(e);
   }
+  const char *count = kept_count(e, n, 6);
+  const char *skip = ir_in(n, 6) ? "if (in6 && in6[nb] == 0) continue; /* a padding sample */" : NULL;
   emit_parallel_for(e, "c", C, cnt * 4);
   emit_line(e, "double s = 0, v = 0;");
-  open_channel(e, x, xs, 2, "s");
+  open_channel(e, x, xs, 2, "s", skip);
   emit_line(e, "s += x[i];");
   emit_close(e);
   emit_close(e);
-  emit_line(e, "const double mu = s / %lld;", (long long)cnt);
-  open_channel(e, x, xs, 2, "v");
+  emit_line(e, "const double mu = s / %s;", count);
+  open_channel(e, x, xs, 2, "v", skip);
   emit_line(e, "const double d = x[i] - mu;");
   emit_line(e, "v += d * d;");
   emit_close(e);
   emit_close(e);
-  emit_line(e, "const double is = 1 / sqrt(v / %lld + %.17g);", (long long)cnt,
+  emit_line(e, "const double is = 1 / sqrt(v / %s + %.17g);", count,
             ir_attr_float(n, "epsilon", 1e-5));
   if (ir_out(n, 1))
     emit_line(e, "out1[c] = (%s)mu;", T);
   if (ir_out(n, 2))
     emit_line(e, "out2[c] = (%s)is;", T);
   emit_line(e, "const %s m = (%s)mu, a = (%s)(in1[c] * is), b = in2[c];", T, T, T);
-  open_channel(e, x, xy, 4, NULL);
+  open_channel(e, x, xy, 4, NULL, NULL);
   emit_line(e, "y[i] = (x[i] - m) * a + b;");
   emit_close(e);
   emit_close(e);
@@ -152,7 +182,8 @@ static void emit_bn_stats_update(emit_ctx *e, const ir_node *n) {
 }
 
 static nn_status infer_bn_grad(ir_graph *g, ir_node *n) {
-  if (check_arity(g, n, 5, 5) || check_float(g, n, 0) || check_per_channel(g, n, 1, 2, 5))
+  if (check_arity(g, n, 5, 6) || check_float(g, n, 0) || check_per_channel(g, n, 1, 2, 5) ||
+      check_mask(g, n, 5, 1))
     return NN_ERR;
   const ir_tensor *dy = n->inputs[0], *x = n->inputs[1];
   if (!x || dy->dtype != x->dtype || dy->rank != x->rank ||
@@ -174,10 +205,12 @@ static void emit_bn_grad(emit_ctx *e, const ir_node *n) {
   int64_t C = x->dims[1], cnt = ir_numel(x) / C;
   static const char *const in[] = {"dy", "in0", "x", "in1"};
   static const char *const all[] = {"dy", "in0", "x", "in1", "dx", "out0"};
+  const char *count = kept_count(e, n, 5);
+  bool masked = ir_in(n, 5) != NULL;
   emit_parallel_for(e, "c", C, cnt * 4);
   emit_line(e, "const %s m = in3[c], is = in4[c];", T);
   emit_line(e, "double sdy = 0, sdyx = 0;");
-  open_channel(e, x, in, 4, "sdy, sdyx");
+  open_channel(e, x, in, 4, "sdy, sdyx", masked ? "if (in5 && in5[nb] == 0) continue;" : NULL);
   emit_line(e, "sdy += dy[i];");
   emit_line(e, "sdyx += dy[i] * (x[i] - m);");
   emit_close(e);
@@ -186,10 +219,12 @@ static void emit_bn_grad(emit_ctx *e, const ir_node *n) {
     emit_line(e, "out1[c] = (%s)(sdyx * is);", T);
   if (ir_out(n, 2))
     emit_line(e, "out2[c] = (%s)sdy;", T);
-  emit_line(e, "const %s k = in2[c] * is, mdy = (%s)(sdy / %lld), kx = (%s)(sdyx * is * is / %lld);",
-            T, T, (long long)cnt, T, (long long)cnt);
-  open_channel(e, x, all, 6, NULL);
-  emit_line(e, "dx[i] = k * (dy[i] - mdy - (x[i] - m) * kx);");
+  emit_line(e, "const %s k = in2[c] * is, mdy = (%s)(sdy / %s), kx = (%s)(sdyx * is * is / %s);",
+            T, T, count, T, count);
+  /* a padding sample took no part in the statistics: no gradient flows back through it */
+  open_channel(e, x, all, 6, NULL, masked ? mem_printf(e->g->mem, "const %s keep = !in5 || in5[nb] != 0;", T)
+                                          : NULL);
+  emit_line(e, "dx[i] = %sk * (dy[i] - mdy - (x[i] - m) * kx);", masked ? "keep * " : "");
   emit_close(e);
   emit_close(e);
   emit_close(e);

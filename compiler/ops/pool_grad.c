@@ -106,10 +106,9 @@ static void emit_pool_grad(emit_ctx *e, const ir_node *n) {
     emit_line(e, "int64_t at = -1;");
     open_taps(e, &p);
     emit_line(e, "const int64_t j = %s;", off);
-    emit_open(e, "if (x[j] > best || at < 0)");
-    emit_line(e, "best = x[j];");
-    emit_line(e, "at = j;");
-    emit_close(e);
+    emit_line(e, "const int better = x[j] > best || at < 0; /* selects, not branches */");
+    emit_line(e, "best = better ? x[j] : best;");
+    emit_line(e, "at = better ? j : at;");
     close_n(e, p.r);
     emit_line(e, "if (at >= 0) dx[at] += dy[oi];");
   } else {

@@ -12,8 +12,9 @@ t_init, t_predict, t_grad and t_predict again. Checks, against onnxruntime
 on the model's inference form: the first predictions (to 1e-5 relative);
 their repeatability; after one t_grad, the predictions of the model whose
 running statistics moved by momentum towards the batch's mean and biased
-variance (ONNX's rule); and that t_grad's own output is not the inference
-one (it drops and uses batch statistics). The module must build under gcc
+variance (ONNX's rule), the last sample being padding (mask 0) that must not
+count; and that t_grad's own output is not the inference one (it drops and
+uses the real samples' batch statistics). The module must build under gcc
 and clang with -Wall -Wextra -Werror. Last line: `N passed, M failed`.
 """
 import argparse
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
   FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
   if (argc != 3 || !in || !out || fread(x, sizeof x, 1, in) != 1 || fread(x2, sizeof x2, 1, in) != 1)
     return 2;
-  for (int i = 0; i < T_BATCH; i++) mask[i] = 1;
+  for (int i = 0; i < T_BATCH; i++) mask[i] = i < T_BATCH - 1; /* the last: padding */
   t_init(state);
   t_predict(state, x2, pred, NULL); put(out);
   t_predict(state, x2, pred, NULL); put(out);
@@ -92,6 +93,8 @@ def main():
     rm, rv = rng.standard_normal(C) * 0.3, rng.uniform(0.5, 2, C)
     scale, bias = rng.uniform(0.5, 1.5, C), rng.standard_normal(C)
     x = (rng.standard_normal((B, C, *HW)) * 2 + 1).astype(np.float32)
+    x[-1] = 0  # the padding of a short batch, mask 0: outside the batch statistics
+    real = x[:-1]
     x2 = rng.standard_normal((B, C, *HW)).astype(np.float32)
     path = os.path.join(work, "forms.onnx")
     onnx.save(model(rm, rv, scale, bias), path)
@@ -126,15 +129,18 @@ def main():
                    "max rel diff %.3g" % rel(p0, ref0)))
     checks.append(("_predict repeats exactly", np.array_equal(p0, p1), "two calls differ"))
     axes = (0, 2, 3)
-    rm1 = rm * MOM + x.mean(axis=axes) * (1 - MOM)
-    rv1 = rv * MOM + x.var(axis=axes) * (1 - MOM)
+    rm1 = rm * MOM + real.mean(axis=axes) * (1 - MOM)
+    rv1 = rv * MOM + real.var(axis=axes) * (1 - MOM)
     ref2 = ort_run(model(rm1, rv1, scale, bias, False), x2)
-    checks.append(("_grad moves the running statistics by momentum", rel(p2, ref2) < 1e-5,
+    checks.append(("_grad moves the running statistics by momentum (padding left out)",
+                   rel(p2, ref2) < 1e-5,
                    "max rel diff %.3g" % rel(p2, ref2)))
+    g = g[:-1]
     zeros = float(np.mean(g == 0))
     checks.append(("_grad drops about half", 0.35 < zeros < 0.65, "%.2f of Y is zero" % zeros))
     kept = g != 0
-    batch_norm = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + EPS)
+    batch_norm = (real - real.mean(axis=axes, keepdims=True)) / np.sqrt(
+        real.var(axis=axes, keepdims=True) + EPS)
     train_ref = (batch_norm * scale.reshape(1, C, 1, 1) + bias.reshape(1, C, 1, 1)) * 2
     checks.append(("_grad keeps the rest, batch-normalized, scaled by 1/(1-ratio)",
                    rel(g[kept], train_ref[kept]) < 1e-4, "max rel diff %.3g" % rel(g[kept], train_ref[kept])))
