@@ -18,6 +18,7 @@ typedef struct driver_options {
   int opt_level;
   const char *dump_after;
   bool onnx_level; /* run only the passes that keep the graph plain ONNX */
+  int64_t string_bytes; /* --string-bytes; 0: the default */
 } driver_options;
 
 /* Tries to take argv[*i] (and its value) as a shared option or as the model

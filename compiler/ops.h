@@ -13,6 +13,7 @@ struct emit_ctx;
 enum {
   OP_FOLD_ON_SHAPES = 1 << 0, /* fold needs only the input shapes (Shape, Size) */
   OP_ELEMENTWISE = 1 << 1,    /* output element i depends only on inputs' element i */
+  OP_MAKES_STRINGS = 1 << 2,  /* writes new strings: gets byte room (pass_strings.c) */
 };
 
 typedef struct op_def {
@@ -56,7 +57,9 @@ typedef struct op_def {
   X(ml)                                                                        \
   X(kv_cache)                                                                  \
   X(data_dependent)                                                            \
-  X(preview_training)
+  X(preview_training)                                                           \
+  X(strings)                                                                   \
+  X(label_encoder)
 
 #define X(family) extern const op_def op_family_##family[];
 OP_FAMILIES(X)

@@ -102,13 +102,42 @@ done:
   return st;
 }
 
+static nn_status write_descr(const char *path, const ir_tensor *t, const char *descr,
+                             const void *data, size_t bytes);
+
+/* Strings (data: char *[numel]) as NumPy bytes, '|S<longest>', UTF-8. */
+static nn_status write_strings(const char *path, const ir_tensor *t, const void *data) {
+  char *const *s = data;
+  int64_t n = ir_numel(t);
+  size_t width = 1;
+  for (int64_t i = 0; i < n; i++)
+    if (strlen(s[i]) > width)
+      width = strlen(s[i]);
+  char *padded = xmalloc(width * (size_t)n + 1);
+  memset(padded, 0, width * (size_t)n + 1);
+  for (int64_t i = 0; i < n; i++)
+    memcpy(padded + (size_t)i * width, s[i], strlen(s[i]));
+  char descr[32];
+  snprintf(descr, sizeof descr, "|S%zu", width);
+  nn_status st = write_descr(path, t, descr, padded, width * (size_t)n);
+  free(padded);
+  return st;
+}
+
 nn_status npy_write(const char *path, const ir_tensor *t, const void *data) {
+  if (t->dtype == IR_STRING)
+    return write_strings(path, t, data);
   const char *descr = NULL;
   for (size_t i = 0; i < sizeof npy_types / sizeof *npy_types; i++)
     if (npy_types[i].t == t->dtype)
       descr = npy_types[i].descr;
   if (!descr)
     return diag_error(path, "cannot write dtype %s to .npy", ir_dtype_name(t->dtype));
+  return write_descr(path, t, descr, data, ir_bytes(t));
+}
+
+static nn_status write_descr(const char *path, const ir_tensor *t, const char *descr,
+                             const void *data, size_t bytes) {
   char dict[512];
   int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
   for (int d = 0; d < t->rank; d++)
@@ -118,7 +147,6 @@ nn_status npy_write(const char *path, const ir_tensor *t, const void *data) {
   /* Pad so the data starts on a 64-byte boundary, header ending in '\n'. */
   size_t total = ((size_t)(10 + len + 1) + 63) / 64 * 64;
   size_t hlen = total - 10;
-  size_t bytes = ir_bytes(t);
   unsigned char *out = xmalloc(total + bytes);
   memcpy(out, "\x93NUMPY\x01\x00", 8);
   out[8] = (unsigned char)(hlen & 0xff);

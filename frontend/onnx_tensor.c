@@ -34,6 +34,7 @@ static void copy_typed(ir_tensor *t, int64_t n, const Onnx__TensorProto *tp) {
     case IR_UINT8: case IR_BOOL: ((uint8_t *)d)[i] = (uint8_t)tp->int32_data[i]; break;
     case IR_UINT32: ((uint32_t *)d)[i] = (uint32_t)tp->uint64_data[i]; break;
     case IR_UINT64: ((uint64_t *)d)[i] = tp->uint64_data[i]; break;
+    case IR_STRING: ((char **)d)[i] = NULL; break; /* decode_strings fills these */
     case IR_UNDEFINED: break;
     }
   }
@@ -45,6 +46,7 @@ static size_t typed_count(ir_dtype t, const Onnx__TensorProto *tp) {
   case IR_DOUBLE: return tp->n_double_data;
   case IR_INT64: return tp->n_int64_data;
   case IR_UINT32: case IR_UINT64: return tp->n_uint64_data;
+  case IR_STRING: return tp->n_string_data;
   default: return tp->n_int32_data;
   }
 }
@@ -85,6 +87,22 @@ static nn_status read_external(const char *path, const Onnx__TensorProto *tp, ir
   return st;
 }
 
+/* string_data elements as NUL-terminated copies; an embedded NUL would cut
+ * the string short in C, so it is refused. */
+static nn_status decode_strings(const char *path, mem_arena *mem, const Onnx__TensorProto *tp,
+                                ir_tensor *t, const char *what) {
+  char **s = t->data;
+  for (size_t i = 0; i < tp->n_string_data; i++) {
+    const ProtobufCBinaryData *b = &tp->string_data[i];
+    if (memchr(b->data, 0, b->len))
+      return bad(path, what, tp, "string %s holds a NUL byte, which C strings cannot", "element");
+    s[i] = mem_alloc(mem, b->len + 1);
+    if (b->len)
+      memcpy(s[i], b->data, b->len);
+  }
+  return NN_OK;
+}
+
 nn_status onnx_decode_tensor(const char *path, mem_arena *mem, const Onnx__TensorProto *tp,
                              ir_tensor *t, const char *what) {
   if (!tp->has_data_type || !ir_dtype_known(tp->data_type))
@@ -106,7 +124,7 @@ nn_status onnx_decode_tensor(const char *path, mem_arena *mem, const Onnx__Tenso
   size_t bytes = ir_bytes(t);
   if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
     return read_external(path, tp, t, what);
-  if (tp->has_raw_data) {
+  if (tp->has_raw_data && t->dtype != IR_STRING) {
     if (tp->raw_data.len != bytes) {
       char d[96];
       snprintf(d, sizeof d, "%zu bytes of raw data for %zu expected", tp->raw_data.len, bytes);
@@ -123,6 +141,8 @@ nn_status onnx_decode_tensor(const char *path, mem_arena *mem, const Onnx__Tenso
     return bad(path, what, tp, "%s", d);
   }
   copy_typed(t, numel, tp);
+  if (t->dtype == IR_STRING)
+    return decode_strings(path, mem, tp, t, what);
   return NN_OK;
 }
 

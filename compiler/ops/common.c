@@ -198,7 +198,7 @@ void store_int(ir_dtype t, void *data, int64_t i, int64_t v, bool as_unsigned) {
   case IR_UINT64: ((uint64_t *)data)[i] = u; break;
   case IR_INT64: ((int64_t *)data)[i] = v; break;
   case IR_FLOAT16: case IR_BFLOAT16: store_double(t, data, i, as_unsigned ? (double)u : (double)v); break;
-  case IR_UNDEFINED: NN_BUG("store_int: undefined dtype");
+  case IR_STRING: case IR_UNDEFINED: NN_BUG("store_int: string or undefined dtype");
   }
 }
 
