@@ -57,6 +57,8 @@ static void emit_concat(emit_ctx *e, const ir_node *n) {
 
 /* ---- StringNormalizer ---- */
 
+static bool c_locale(const ir_node *n);
+
 /* [C] or [1, C]; stopwords make the kept count data dependent. */
 static nn_status infer_normalizer(ir_graph *g, ir_node *n) {
   if (check_arity(g, n, 1, 1) || check_strings(g, n, 0))
@@ -69,7 +71,7 @@ static nn_status infer_normalizer(ir_graph *g, ir_node *n) {
     return diag_node(g->path, n, "case_change_action must be NONE, LOWER or UPPER, not '%s'", mode);
   const ir_attr *locale = ir_attr_find(n, "locale");
   if (locale && locale->type == IR_ATTR_STRING && locale->s[0] && strncmp(locale->s, "en", 2) &&
-      strcmp(locale->s, "C"))
+      !c_locale(n))
     return diag_node(g->path, n, "locale '%s': nncc changes case for English text only", locale->s);
   const ir_attr *stop = ir_attr_find(n, "stopwords");
   int64_t dims[2] = {1, x->dims[x->rank - 1]};
@@ -80,9 +82,19 @@ static nn_status infer_normalizer(ir_graph *g, ir_node *n) {
   return NN_OK;
 }
 
+/* The C (POSIX) locale changes the case of ASCII letters only. */
+static bool c_locale(const ir_node *n) {
+  const char *l = ir_attr_string(n, "locale", "");
+  return strcmp(l, "C") == 0 || strcmp(l, "POSIX") == 0;
+}
+
 /* Case mapping of one code point in generated C: ASCII, Latin-1, Greek and
  * Cyrillic, whose cases differ by a fixed offset and keep their UTF-8 length. */
-static void emit_case_change(emit_ctx *e, bool upper) {
+static void emit_case_change(emit_ctx *e, bool upper, bool ascii) {
+  if (ascii) {
+    emit_line(e, upper ? "if (c >= 0x61 && c <= 0x7a) c -= 0x20;" : "if (c >= 0x41 && c <= 0x5a) c += 0x20;");
+    return;
+  }
   if (upper) {
     emit_line(e, "if ((c >= 0x61 && c <= 0x7a) || (c >= 0xe0 && c <= 0xfe && c != 0xf7) ||"
                  " (c >= 0x3b1 && c <= 0x3c9 && c != 0x3c2) || (c >= 0x430 && c <= 0x44f)) c -= 0x20;");
@@ -140,7 +152,7 @@ static void emit_stopword_test(emit_ctx *e, const ir_node *n, const char *text) 
     emit_open(e, "for (int side = 0; side < 2; side++)");
     emit_line(e, "const unsigned char *s = side ? q : p;");
     emit_decode(e, "s");
-    emit_case_change(e, true);
+    emit_case_change(e, true, c_locale(n));
     emit_line(e, "cp[side] = c;");
     emit_line(e, "lens[side] = len;");
     emit_close(e);
@@ -177,7 +189,7 @@ static void emit_normalizer(emit_ctx *e, const ir_node *n) {
     emit_open(e, "while (*s)");
     emit_decode(e, "s");
     emit_line(e, "const int32_t was = c;");
-    emit_case_change(e, strcmp(mode, "UPPER") == 0);
+    emit_case_change(e, strcmp(mode, "UPPER") == 0, c_locale(n));
     emit_open(e, "if (c == was)"); /* unchanged: copy the bytes as they are */
     emit_line(e, "memcpy(d, s, (size_t)len);");
     emit_close(e);
@@ -266,7 +278,8 @@ static void emit_split(emit_ctx *e, const ir_node *n) {
     if (delim[0]) {
       size_t dl = strlen(delim);
       emit_line(e, "const char *delim = %s;", emit_string_literal(e, delim));
-      emit_open(e, "for (;;)");
+      /* "" has no pieces, as in onnxruntime (Python's split gives one). */
+      emit_open(e, "while (*s || pieces > 0)");
       emit_line(e, "const char *at = pieces < %lld ? strstr(s, delim) : NULL;", (long long)maxsplit);
       if (pass) {
         emit_line(e, "const size_t len = at ? (size_t)(at - s) : strlen(s);");
@@ -284,8 +297,9 @@ static void emit_split(emit_ctx *e, const ir_node *n) {
       emit_open(e, "if (pieces < %lld)", (long long)maxsplit);
       emit_line(e, "while (s[len] && !(s[len] == ' ' || (s[len] >= '\\t' && s[len] <= '\\r'))) len++;");
       emit_close(e);
-      emit_open(e, "else"); /* the rest, as Python's str.split keeps it */
+      emit_open(e, "else"); /* the rest, without its trailing whitespace (as the spec and onnxruntime) */
       emit_line(e, "len = strlen(s);");
+      emit_line(e, "while (len && (s[len - 1] == ' ' || (s[len - 1] >= '\\t' && s[len - 1] <= '\\r'))) len--;");
       emit_close(e);
       if (pass)
         emit_piece(e, "len");
