@@ -116,6 +116,25 @@ def same(got, want):
     return got.shape == want.shape and np.array_equal(got, want)
 
 
+def check_export(nncc, work):
+    """nncc export keeps string weights as string_data: same results under onnxruntime."""
+    name, m, feeds = next(cases())
+    src, dst = os.path.join(work, "src.onnx"), os.path.join(work, "exported.onnx")
+    onnx.save(m, src)
+    p = subprocess.run([nncc, "export", src, "-o", dst], capture_output=True, text=True)
+    if p.returncode:
+        print(f"FAIL export: {p.stderr.strip()}")
+        return 1
+    onnx.checker.check_model(onnx.load(dst))
+    a = ort.InferenceSession(src, providers=["CPUExecutionProvider"]).run(None, feeds)
+    b = ort.InferenceSession(dst, providers=["CPUExecutionProvider"]).run(None, feeds)
+    if any(not np.array_equal(x, y) for x, y in zip(a, b)):
+        print("FAIL export: the exported model computes something else")
+        return 1
+    print("ok   export keeps string weights")
+    return 0
+
+
 def check_contract(nncc, work):
     """Two promises: overflow stops the run; unsupported syntax is refused."""
     failures = 0
@@ -163,9 +182,8 @@ def main():
                     break
             else:
                 print(f"ok   {name}")
-        contract = check_contract(args.nncc, work)
-        failures += contract
-        total += 3
+        failures += check_contract(args.nncc, work) + check_export(args.nncc, work)
+        total += 4
     print(f"{total - failures}/{total} passed")
     return 1 if failures else 0
 
