@@ -66,6 +66,9 @@ OP_FAMILIES(X)
 #undef X
 
 const op_def *op_find(const char *domain, const char *name);
+/* Reports n when it takes or makes strings but is not an op that handles them
+ * (compiler/ops/strings.c). */
+nn_status check_string_use(ir_graph *g, const ir_node *n);
 /* Calls fn on every registered op, in family order (for docs and `nncc ops`). */
 void op_each(void (*fn)(const op_def *op, const char *family, void *arg), void *arg);
 

@@ -470,3 +470,25 @@ const op_def op_family_strings[] = {
     {"RegexFullMatch", "", infer_regex, fold_regex, emit_regex, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };
+
+/* Ops whose code only moves elements (or compares them with strcmp, or are
+ * the string ops above), so that nn_str pointers pass through them intact.
+ * Others would do arithmetic or write numeric literals into pointers. */
+static const char *const string_ops[] = {
+    "Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Concat",
+    "Slice", "Gather", "GatherElements", "GatherND", "Expand", "Tile", "Split", "Where",
+    "Shape", "Size", "Constant", "Equal", "StringConcat", "StringNormalizer", "StringSplit",
+    "RegexFullMatch", "LabelEncoder",
+};
+
+nn_status check_string_use(ir_graph *g, const ir_node *n) {
+  bool strings = false;
+  for (int k = 0; k < n->n_inputs + n->n_outputs; k++) {
+    const ir_tensor *t = k < n->n_inputs ? n->inputs[k] : n->outputs[k - n->n_inputs];
+    strings |= t && t->dtype == IR_STRING;
+  }
+  for (size_t i = 0; strings && i < sizeof string_ops / sizeof *string_ops; i++)
+    if (strcmp(n->op_type, string_ops[i]) == 0)
+      return NN_OK;
+  return strings ? diag_node(g->path, n, "%s on string tensors is not supported", n->op_type) : NN_OK;
+}

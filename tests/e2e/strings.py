@@ -54,6 +54,28 @@ def cases():
         [vi("x", S, [2, 3])], [vi("g", S, [4]), vi("c_out", S, [2, 3])],
         [const("bang", ["!"]), numpy_helper.from_array(np.array([6], np.int64), "shape"),
          numpy_helper.from_array(np.array([5, 0, 3, 0], np.int64), "idx")]), {"x": WORDS}
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
+    moves = [
+        ("Concat", [helper.make_node("Concat", ["x", "x"], ["y"], axis=1)], []),
+        ("Slice", [helper.make_node("Slice", ["x", "st", "en"], ["y"])], [i64("st", [0, 1]), i64("en", [2, 3])]),
+        ("Squeeze/Unsqueeze", [helper.make_node("Unsqueeze", ["x", "ax"], ["u"]),
+                               helper.make_node("Squeeze", ["u", "ax"], ["y"])], [i64("ax", [1])]),
+        ("Flatten", [helper.make_node("Flatten", ["x"], ["y"], axis=0)], []),
+        ("Expand", [helper.make_node("Expand", ["x", "sh"], ["y"])], [i64("sh", [2, 2, 3])]),
+        ("Tile", [helper.make_node("Tile", ["x", "rep"], ["y"])], [i64("rep", [2, 2])]),
+        ("Split", [helper.make_node("Split", ["x", "sp"], ["y", "y2"], axis=1)], [i64("sp", [1, 2])]),
+        ("GatherElements", [helper.make_node("GatherElements", ["x", "ix"], ["y"], axis=1)],
+         [i64("ix", [[2, 0, 1], [1, 1, 0]])]),
+        ("GatherND", [helper.make_node("GatherND", ["x", "ix"], ["y"])], [i64("ix", [[1, 2], [0, 0]])]),
+    ]
+    for name, nodes, inits in moves:
+        outs = [vi("y", S, None)] + ([vi("y2", S, None)] if name == "Split" else [])
+        yield f"{name} of made strings", model(
+            [helper.make_node("StringConcat", ["w", "bang"], ["x"])] + nodes, [vi("w", S, [2, 3])], outs,
+            [const("bang", ["?"])] + inits), {"w": WORDS}
+    yield "Where on strings", model(
+        [helper.make_node("Equal", ["x", "k"], ["c"]), helper.make_node("Where", ["c", "x", "k"], ["y"])],
+        [vi("x", S, [2, 3])], [vi("y", S, [2, 3])], [const("k", ["a.b.c", "", "x"])]), {"x": WORDS}
     yield "concat broadcast of two inputs", model(
         [helper.make_node("StringConcat", ["x", "y"], ["c"])],
         [vi("x", S, [2, 3]), vi("y", S, [3])], [vi("c", S, [2, 3])]), \
@@ -149,6 +171,13 @@ def check_contract(nncc, work):
     if got is None or [s.decode() for s in got[0].tolist()] != ["abcabc", "abcabc"]:
         print(f"FAIL exact fit: {p.stderr!r}")
         failures += 1
+    m = model([helper.make_node("Less", ["x", "x"], ["y"], name="less")], [vi("x", S, [1])],
+              [vi("y", TensorProto.BOOL, [1])])
+    onnx.save(m, path)
+    p = subprocess.run([nncc, path, "-o", os.path.join(work, "bad.c")], capture_output=True, text=True)
+    if p.returncode != 1 or "node 'less'" not in p.stderr:
+        print(f"FAIL Less on strings: status {p.returncode}, stderr {p.stderr!r}")
+        failures += 1
     m = model([helper.make_node("RegexFullMatch", ["x"], ["y"], name="lookbehind", pattern="(?<=a)b")],
               [vi("x", S, [1])], [vi("y", TensorProto.BOOL, [1])])
     onnx.save(m, path)
@@ -183,7 +212,7 @@ def main():
             else:
                 print(f"ok   {name}")
         failures += check_contract(args.nncc, work) + check_export(args.nncc, work)
-        total += 4
+        total += 5
     print(f"{total - failures}/{total} passed")
     return 1 if failures else 0
 
