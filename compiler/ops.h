@@ -13,7 +13,6 @@ struct emit_ctx;
 enum {
   OP_FOLD_ON_SHAPES = 1 << 0, /* fold needs only the input shapes (Shape, Size) */
   OP_ELEMENTWISE = 1 << 1,    /* output element i depends only on inputs' element i */
-  OP_MAKES_STRINGS = 1 << 2,  /* writes new strings: gets byte room (pass_strings.c) */
 };
 
 typedef struct op_def {
@@ -69,6 +68,9 @@ const op_def *op_find(const char *domain, const char *name);
 /* Reports n when it takes or makes strings but is not an op that handles them
  * (compiler/ops/strings.c). */
 nn_status check_string_use(ir_graph *g, const ir_node *n);
+/* Bytes of arena room n needs for the strings it makes at run time; 0 for
+ * ops that make none (pass_strings.c gives it). */
+int64_t string_room(const ir_graph *g, const ir_node *n);
 /* Calls fn on every registered op, in family order (for docs and `nncc ops`). */
 void op_each(void (*fn)(const op_def *op, const char *family, void *arg), void *arg);
 

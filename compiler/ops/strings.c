@@ -22,9 +22,27 @@ static const char *room(emit_ctx *e, const ir_node *n) {
   return FMT("out%d", n->n_outputs - 1);
 }
 
+/* Room per slot: one string for StringConcat and StringNormalizer (slot i:
+ * output element i); all the pieces of one input string for StringSplit (its
+ * bytes, fewer than B, and a NUL per piece, at most B: 2B). */
+static int64_t slot_bytes(const ir_graph *g, const ir_node *n) {
+  return strcmp(n->op_type, "StringSplit") == 0 ? 2 * g->string_bytes : g->string_bytes;
+}
+
+int64_t string_room(const ir_graph *g, const ir_node *n) {
+  const ir_tensor *out = ir_out(n, 0);
+  if (!n->op || !out || strcmp(n->domain, "") != 0)
+    return 0;
+  if (strcmp(n->op_type, "StringSplit") == 0)
+    return ir_numel(n->inputs[0]) * slot_bytes(g, n);
+  if (strcmp(n->op_type, "StringConcat") == 0 || strcmp(n->op_type, "StringNormalizer") == 0)
+    return ir_numel(out) * slot_bytes(g, n);
+  return 0;
+}
+
 /* Slot i of the byte room as a char *. */
 static const char *slot(emit_ctx *e, const ir_node *n, const char *i) {
-  return FMT("(char *)%s + (%s) * %lld", room(e, n), i, (long long)e->g->string_bytes);
+  return FMT("(char *)%s + (%s) * %lld", room(e, n), i, (long long)slot_bytes(e->g, n));
 }
 
 /* ---- StringConcat ---- */
@@ -170,6 +188,8 @@ static void emit_normalizer(emit_ctx *e, const ir_node *n) {
   const char *mode = ir_attr_string(n, "case_change_action", "NONE");
   bool change = strcmp(mode, "NONE") != 0, stops = stop && stop->n > 0;
   int64_t c = x->dims[x->rank - 1], cap = y->dims[y->rank - 1];
+  if (c == 0 && !stops)
+    return;
   emit_line(e, "int64_t k = 0;");
   if (change)
     e->can_fail = true;
@@ -245,7 +265,7 @@ static nn_status infer_split(ir_graph *g, ir_node *n) {
 }
 
 /* Copies the piece s[0, len) into the input element's room, NUL-terminated
- * (its pieces fit: at most B - 1 bytes plus one NUL each). */
+ * (its pieces fit: fewer than B bytes in all, plus one NUL each). */
 static void emit_piece(emit_ctx *e, const char *len) {
   emit_line(e, "memcpy(room, s, %s);", len);
   emit_line(e, "room[%s] = 0;", len);
@@ -273,7 +293,7 @@ static void emit_split(emit_ctx *e, const ir_node *n) {
     emit_line(e, "int64_t pieces = 0;");
     emit_line(e, "if (strlen(s) >= %lld) return 1;", (long long)B);
     if (pass) {
-      emit_line(e, "char *room = %s;", slot(e, n, FMT("i * %lld", (long long)cap)));
+      emit_line(e, "char *room = %s;", slot(e, n, "i"));
     }
     if (delim[0]) {
       size_t dl = strlen(delim);
@@ -464,9 +484,9 @@ static void emit_regex(emit_ctx *e, const ir_node *n) {
 }
 
 const op_def op_family_strings[] = {
-    {"StringConcat", "", infer_concat, NULL, emit_concat, OP_MAKES_STRINGS},
-    {"StringNormalizer", "", infer_normalizer, NULL, emit_normalizer, OP_MAKES_STRINGS},
-    {"StringSplit", "", infer_split, NULL, emit_split, OP_MAKES_STRINGS},
+    {"StringConcat", "", infer_concat, NULL, emit_concat, 0},
+    {"StringNormalizer", "", infer_normalizer, NULL, emit_normalizer, 0},
+    {"StringSplit", "", infer_split, NULL, emit_split, 0},
     {"RegexFullMatch", "", infer_regex, fold_regex, emit_regex, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };
