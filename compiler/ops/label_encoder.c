@@ -67,6 +67,8 @@ static const char *default_literal(emit_ctx *e, const ir_node *n, ir_dtype t) {
 static nn_status infer_label_encoder(ir_graph *g, ir_node *n) {
   if (check_arity(g, n, 1, 1))
     return NN_ERR;
+  if (n->opset < 2)
+    return diag_node(g->path, n, "LabelEncoder-1 (classes_strings) is not supported; opset 2 and later are");
   side keys, values;
   if (!take_side(n, "keys", &keys) || !take_side(n, "values", &values))
     return diag_node(g->path, n, "keys and values must both be given (keys_* and values_* lists or tensors)");

@@ -73,6 +73,10 @@ def cases():
         yield f"{name} of made strings", model(
             [helper.make_node("StringConcat", ["w", "bang"], ["x"])] + nodes, [vi("w", S, [2, 3])], outs,
             [const("bang", ["?"])] + inits), {"w": WORDS}
+    yield "Constant string node", model(
+        [helper.make_node("Constant", [], ["k"], value=helper.make_tensor("v", S, [3], [b"<", b"\xc3\xa9", b""])),
+         helper.make_node("StringConcat", ["k", "x"], ["y"])],
+        [vi("x", S, [2, 3])], [vi("y", S, [2, 3])]), {"x": WORDS}
     yield "Where on strings", model(
         [helper.make_node("Equal", ["x", "k"], ["c"]), helper.make_node("Where", ["c", "x", "k"], ["y"])],
         [vi("x", S, [2, 3])], [vi("y", S, [2, 3])], [const("k", ["a.b.c", "", "x"])]), {"x": WORDS}
