@@ -56,7 +56,7 @@ typedef struct op_def {
   X(ml)                                                                        \
   X(kv_cache)                                                                  \
   X(data_dependent)                                                            \
-  X(preview_training)                                                           \
+  X(preview_training)                                                          \
   X(strings)                                                                   \
   X(label_encoder)
 

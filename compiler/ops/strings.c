@@ -1,8 +1,9 @@
 /* String operators: StringConcat, StringNormalizer, StringSplit and
- * RegexFullMatch. Elements are nn_str (const char *) pointing at NUL-terminated
- * UTF-8. New strings go into the node's byte room (pass_strings.c): slot i,
- * g->string_bytes bytes, belongs to output element i; a string that does not
- * fit makes the node, and the entry point, return 1. */
+ * RegexFullMatch, and which other ops may carry strings. Elements are nn_str
+ * (const char *) pointing at NUL-terminated UTF-8. New strings go into the
+ * node's byte room (pass_strings.c), in slots: one per string made, or one
+ * per input string for StringSplit's pieces; a string that does not fit
+ * makes the node, and the entry point, return 1. */
 #include <stdio.h>
 
 #include "common.h"
@@ -35,7 +36,9 @@ int64_t string_room(const ir_graph *g, const ir_node *n) {
     return 0;
   if (strcmp(n->op_type, "StringSplit") == 0)
     return ir_numel(n->inputs[0]) * slot_bytes(g, n);
-  if (strcmp(n->op_type, "StringConcat") == 0 || strcmp(n->op_type, "StringNormalizer") == 0)
+  bool changes_case = strcmp(ir_attr_string(n, "case_change_action", "NONE"), "NONE") != 0;
+  if (strcmp(n->op_type, "StringConcat") == 0 ||
+      (strcmp(n->op_type, "StringNormalizer") == 0 && changes_case))
     return ir_numel(out) * slot_bytes(g, n);
   return 0;
 }
