@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "names.h"
 #include "regex.h"
 
 #define FMT(...) mem_printf(e->g->mem, __VA_ARGS__)
@@ -422,9 +423,9 @@ static void emit_regex(emit_ctx *e, const ir_node *n) {
   if (count == 0 || compile_pattern(e->g, n, &p))
     return;
   int S = p.n_states;
-  emit_line(e, "/* NFA of %s: kind 0 consumes a code point of class arg, 1 forks to next and",
-            emit_string_literal(e, ir_attr_string(n, "pattern", "")));
-  emit_line(e, " * alt, 2 asserts arg (0 ^, 1 $, 2 \\b, 3 \\B), 3 accepts. */");
+  emit_line(e, "/* The NFA of %s", names_comment(e->g->mem, ir_attr_string(n, "pattern", "")));
+  emit_line(e, " * state kind 0 consumes a code point of class arg, 1 forks to next and alt,");
+  emit_line(e, " * 2 asserts arg (0 ^, 1 $, 2 \\b, 3 \\B), 3 accepts. */");
   emit_table(e, "unsigned char", "kind", S, st_kind, &p);
   emit_table(e, "int32_t", "arg", S, st_arg, &p);
   emit_table(e, "int32_t", "next", S, st_next, &p);
