@@ -102,7 +102,7 @@ def cases():
     emails = strs("someone@gmail.com", "x.y-z@yahoo.com", "bad@hotmail.com", "no at sign", "",
                   "ab12", "AB12", "2024-01-31", "www.example.co.uk", "caf\u00e9")
     for pattern in [r"(\W|^)[\w.\-]{0,25}@(yahoo|gmail)\.com(\W|$)", r"[a-z]+\d*", r"(?:[A-Z]{2}|[a-z]{2})\d{2}",
-                    r"\d{4}-\d{2}-\d{2}", r"www\.[\w.-]+\.(com|co\.uk)", r"caf.", r"[^@]*", r".*\bco\b.*"]:
+                    r"\d{4}-\d{2}-\d{2}", r"www\.[\w.-]+\.(com|co\.uk)", r"caf.", r"[^@]*", r".*\bco\b.*", r"[a-z]*/?.*"]:
         yield f"regex {pattern}", model(
             [helper.make_node("RegexFullMatch", ["x"], ["y"], pattern=pattern)],
             [vi("x", S, [10])], [vi("y", TensorProto.BOOL, [10])]), {"x": emails}
