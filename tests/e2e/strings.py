@@ -3,7 +3,8 @@
 StringConcat, StringSplit, StringNormalizer, RegexFullMatch, Equal and
 LabelEncoder on strings, string weights, strings copied through data
 movement ops after the op that made them (their bytes live in the arena's
-string room), UTF-8; then the promises of the contract: a string longer than
+string room), UTF-8, all built with -Wall -Wextra -Werror ($CC, so CC=clang
+checks clang too); then the promises of the contract: a string longer than
 --string-bytes makes the run fail (status 1 from the entry point), and an
 unsupported regular expression is a compile error naming the node."""
 import argparse
@@ -127,7 +128,9 @@ def run_nncc(nncc, path, feeds, work, extra=()):
         with open(f, "wb") as fh:
             fh.write(numpy_helper.from_array(v, k).SerializeToString())
         args += ["--input", f"{k}={f}"]
-    p = subprocess.run(args, capture_output=True, text=True)
+    # The generated C (and the run harness) must build warning-free.
+    env = dict(os.environ, NNCC_CFLAGS=os.environ.get("NNCC_CFLAGS", "-O1 -Wall -Wextra -Werror"))
+    p = subprocess.run(args, capture_output=True, text=True, env=env)
     if p.returncode:
         return None, p
     n = len([f for f in os.listdir(out) if f.endswith(".npy")])
