@@ -105,22 +105,56 @@ done:
 static nn_status write_descr(const char *path, const ir_tensor *t, const char *descr,
                              const void *data, size_t bytes);
 
-/* Strings (data: char *[numel]) as NumPy bytes, '|S<longest>', UTF-8. */
+/* The code points of UTF-8 text s into out (when not NULL); returns their
+ * count. A byte that starts no valid sequence stands for itself. */
+static size_t utf8_to_utf32(const char *s, uint32_t *out) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = 0;
+  while (*p) {
+    uint32_t c = *p;
+    int len = 1;
+    if ((c & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80)
+      c = (c & 0x1f) << 6 | (p[1] & 0x3f), len = 2;
+    else if ((c & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80)
+      c = (c & 0x0f) << 12 | (p[1] & 0x3f) << 6 | (p[2] & 0x3f), len = 3;
+    else if ((c & 0xf8) == 0xf0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+             (p[3] & 0xc0) == 0x80)
+      c = (c & 0x07) << 18 | (p[1] & 0x3f) << 12 | (p[2] & 0x3f) << 6 | (p[3] & 0x3f), len = 4;
+    if (out)
+      out[n] = c;
+    n++;
+    p += len;
+  }
+  return n;
+}
+
+/* Strings (data: char *[numel], UTF-8) as NumPy unicode, '<U<longest>':
+ * UTF-32LE code points, each string padded with zeros. */
 static nn_status write_strings(const char *path, const ir_tensor *t, const void *data) {
   char *const *s = data;
   int64_t n = ir_numel(t);
   size_t width = 1;
+  for (int64_t i = 0; i < n; i++) {
+    size_t len = utf8_to_utf32(s[i], NULL);
+    if (len > width)
+      width = len;
+  }
+  uint32_t *cells = xmalloc(sizeof *cells * (width * (size_t)n + 1));
+  memset(cells, 0, sizeof *cells * (width * (size_t)n + 1));
   for (int64_t i = 0; i < n; i++)
-    if (strlen(s[i]) > width)
-      width = strlen(s[i]);
-  char *padded = xmalloc(width * (size_t)n + 1);
-  memset(padded, 0, width * (size_t)n + 1);
-  for (int64_t i = 0; i < n; i++)
-    memcpy(padded + (size_t)i * width, s[i], strlen(s[i]));
+    utf8_to_utf32(s[i], cells + (size_t)i * width);
+  unsigned char *bytes = (unsigned char *)cells; /* little-endian whatever the host */
+  for (size_t k = 0; k < width * (size_t)n; k++) {
+    uint32_t c = cells[k];
+    bytes[4 * k] = (unsigned char)c;
+    bytes[4 * k + 1] = (unsigned char)(c >> 8);
+    bytes[4 * k + 2] = (unsigned char)(c >> 16);
+    bytes[4 * k + 3] = (unsigned char)(c >> 24);
+  }
   char descr[32];
-  snprintf(descr, sizeof descr, "|S%zu", width);
-  nn_status st = write_descr(path, t, descr, padded, width * (size_t)n);
-  free(padded);
+  snprintf(descr, sizeof descr, "<U%zu", width);
+  nn_status st = write_descr(path, t, descr, cells, 4 * width * (size_t)n);
+  free(cells);
   return st;
 }
 
