@@ -29,7 +29,13 @@ static const char *dict_value(const char *h, const char *name) {
   return p;
 }
 
-static nn_status parse_header(const char *path, const char *h, ir_tensor *t) {
+/* NumPy strings: '<U<n>' (UTF-32LE, n code points) or '|S<n>' (n bytes). */
+typedef struct npy_text {
+  char kind; /* 'U', 'S', or 0 for numbers */
+  size_t width;
+} npy_text;
+
+static nn_status parse_header(const char *path, const char *h, ir_tensor *t, npy_text *text) {
   const char *descr = dict_value(h, "descr"), *order = dict_value(h, "fortran_order"),
              *shape = dict_value(h, "shape");
   if (!descr || !order || !shape || *shape != '(')
@@ -41,6 +47,12 @@ static nn_status parse_header(const char *path, const char *h, ir_tensor *t) {
     if (strncmp(descr + 1, npy_types[i].descr, 3) == 0 ||
         (descr[1] == '=' && strncmp(descr + 2, npy_types[i].descr + 1, 2) == 0))
       t->dtype = npy_types[i].t;
+  char *width_end;
+  if (t->dtype == IR_UNDEFINED && (strncmp(descr, "'<U", 3) == 0 || strncmp(descr, "'|S", 3) == 0) &&
+      (text->width = strtoul(descr + 3, &width_end, 10)) > 0 && *width_end == '\'') {
+    t->dtype = IR_STRING;
+    text->kind = descr[2];
+  }
   if (descr[0] != '\'' || t->dtype == IR_UNDEFINED)
     return diag_error(path, "unsupported .npy dtype %.8s", descr);
   t->rank = 0;
@@ -57,6 +69,61 @@ static nn_status parse_header(const char *path, const char *h, ir_tensor *t) {
     p = end;
   }
   t->shaped = true;
+  return NN_OK;
+}
+
+/* Appends code point c to out as UTF-8; returns the bytes written. */
+static size_t put_utf8(uint32_t c, char *out) {
+  if (c < 0x80) {
+    out[0] = (char)c;
+    return 1;
+  }
+  if (c < 0x800) {
+    out[0] = (char)(0xc0 | c >> 6);
+    out[1] = (char)(0x80 | (c & 0x3f));
+    return 2;
+  }
+  if (c < 0x10000) {
+    out[0] = (char)(0xe0 | c >> 12);
+    out[1] = (char)(0x80 | (c >> 6 & 0x3f));
+    out[2] = (char)(0x80 | (c & 0x3f));
+    return 3;
+  }
+  out[0] = (char)(0xf0 | c >> 18);
+  out[1] = (char)(0x80 | (c >> 12 & 0x3f));
+  out[2] = (char)(0x80 | (c >> 6 & 0x3f));
+  out[3] = (char)(0x80 | (c & 0x3f));
+  return 4;
+}
+
+/* NumPy strings into NUL-terminated UTF-8 (t->data: char *[numel]); trailing
+ * zeros are padding, as NumPy reads them. */
+static nn_status read_strings(const char *path, mem_arena *mem, ir_tensor *t, const npy_text *text,
+                              const unsigned char *data) {
+  int64_t n = ir_numel(t);
+  char **s = mem_alloc(mem, sizeof *s * (size_t)(n + 1));
+  for (int64_t i = 0; i < n; i++) {
+    char *out = s[i] = mem_alloc(mem, 4 * text->width + 1);
+    size_t len = 0;
+    for (size_t k = 0; k < text->width; k++) {
+      uint32_t c;
+      if (text->kind == 'S') {
+        c = data[(size_t)i * text->width + k];
+      } else {
+        const unsigned char *p = data + 4 * ((size_t)i * text->width + k);
+        c = p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        if (c > 0x10ffff)
+          return diag_error(path, "string %lld holds an invalid code point", (long long)i);
+      }
+      if (c == 0)
+        break;
+      if (text->kind == 'S')
+        out[len++] = (char)c;
+      else
+        len += put_utf8(c, out + len);
+    }
+  }
+  t->data = s;
   return NN_OK;
 }
 
@@ -85,16 +152,21 @@ nn_status npy_read(const char *path, mem_arena *mem, ir_tensor *t) {
   char *header = xmalloc(hlen + 1);
   memcpy(header, buf + start, hlen);
   header[hlen] = '\0';
-  st = parse_header(path, header, t);
+  npy_text text = {0};
+  st = parse_header(path, header, t, &text);
   free(header);
   if (st != NN_OK)
     goto done;
-  size_t bytes = ir_bytes(t);
+  size_t bytes = text.kind ? (size_t)ir_numel(t) * text.width * (text.kind == 'U' ? 4 : 1) : ir_bytes(t);
   if (size - start - hlen != bytes) {
     st = diag_error(path, ".npy holds %zu data bytes; its header promises %zu", size - start - hlen, bytes);
     goto done;
   }
   t->kind = IR_WEIGHT;
+  if (text.kind) {
+    st = read_strings(path, mem, t, &text, buf + start + hlen);
+    goto done;
+  }
   t->data = mem_alloc(mem, bytes);
   memcpy(t->data, buf + start + hlen, bytes);
 done:

@@ -81,7 +81,7 @@ def cases():
     yield "Where on strings", model(
         [helper.make_node("Equal", ["x", "k"], ["c"]), helper.make_node("Where", ["c", "x", "k"], ["y"])],
         [vi("x", S, [2, 3])], [vi("y", S, [2, 3])], [const("k", ["a.b.c", "", "x"])]), {"x": WORDS}
-    yield "concat broadcast of two inputs", model(
+    yield "concat broadcast of two inputs (.npy inputs)", model(
         [helper.make_node("StringConcat", ["x", "y"], ["c"])],
         [vi("x", S, [2, 3]), vi("y", S, [3])], [vi("c", S, [2, 3])]), \
         {"x": WORDS, "y": strs("-1", "", "\u00e9")}
@@ -120,13 +120,17 @@ def cases():
         [vi("x", S, [2, 3])], [vi("y", TensorProto.FLOAT, [2, 3])]), {"x": WORDS}
 
 
-def run_nncc(nncc, path, feeds, work, extra=()):
+def run_nncc(nncc, path, feeds, work, extra=(), npy=False):
+    """Inputs as TensorProto .pb, or as .npy (strings: NumPy unicode)."""
     out = os.path.join(work, "out")
     args = [nncc, "run", path, "--output-dir", out, *extra]
     for k, v in feeds.items():
-        f = os.path.join(work, k + ".pb")
-        with open(f, "wb") as fh:
-            fh.write(numpy_helper.from_array(v, k).SerializeToString())
+        f = os.path.join(work, k + (".npy" if npy else ".pb"))
+        if npy:
+            np.save(f, v.astype(str) if v.dtype == object else v)
+        else:
+            with open(f, "wb") as fh:
+                fh.write(numpy_helper.from_array(v, k).SerializeToString())
         args += ["--input", f"{k}={f}"]
     # The generated C (and the run harness) must build warning-free.
     env = dict(os.environ, NNCC_CFLAGS=os.environ.get("NNCC_CFLAGS", "-O1 -Wall -Wextra -Werror"))
@@ -205,7 +209,7 @@ def main():
             path = os.path.join(work, "m.onnx")
             onnx.save(m, path)
             want = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)
-            got, p = run_nncc(args.nncc, path, feeds, work)
+            got, p = run_nncc(args.nncc, path, feeds, work, npy=".npy" in name)
             if got is None:
                 print(f"FAIL {name}: nncc status {p.returncode}: {p.stderr.strip()}")
                 failures += 1

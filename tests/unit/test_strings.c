@@ -60,6 +60,25 @@ Test(strings, room_lies_past_the_planned_arena) {
   mem_free(mem);
 }
 
+Test(strings, npy_round_trip) {
+  mem_arena *mem = mem_new();
+  ir_tensor t = {.dtype = IR_STRING, .rank = 2, .dims = {2, 2}};
+  char *data[4] = {"", "x", "\xe7\x9a\x84\xe4\xb8\xad", "\xf0\x9f\x98\x80!"};
+  char path[] = "/tmp/nncc_test_strings_XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  cr_assert_eq(npy_write(path, &t, data), NN_OK);
+  ir_tensor back = {0};
+  cr_assert_eq(npy_read(path, mem, &back), NN_OK);
+  cr_assert_eq(back.dtype, IR_STRING);
+  cr_assert_eq(back.rank, 2);
+  for (int i = 0; i < 4; i++)
+    cr_expect_str_eq(((char **)back.data)[i], data[i]);
+  remove(path);
+  mem_free(mem);
+}
+
 Test(strings, npy_output_is_unicode) {
   mem_arena *mem = mem_new();
   ir_tensor t = {.dtype = IR_STRING, .rank = 1, .dims = {3}};
