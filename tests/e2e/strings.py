@@ -133,7 +133,9 @@ def run_nncc(nncc, path, feeds, work, extra=(), npy=False):
                 fh.write(numpy_helper.from_array(v, k).SerializeToString())
         args += ["--input", f"{k}={f}"]
     # The generated C (and the run harness) must build warning-free.
-    env = dict(os.environ, NNCC_CFLAGS=os.environ.get("NNCC_CFLAGS", "-O1 -Wall -Wextra -Werror"))
+    # A failed run keeps its build directory: keep it inside work.
+    env = dict(os.environ, NNCC_CFLAGS=os.environ.get("NNCC_CFLAGS", "-O1 -Wall -Wextra -Werror"),
+               TMPDIR=work)
     p = subprocess.run(args, capture_output=True, text=True, env=env)
     if p.returncode:
         return None, p
