@@ -8,6 +8,14 @@
 
 /* The conversions for 16-bit floats that `code` (the node functions) calls. */
 void emit_half_prelude(cbuf *c, const char *code);
+/* String tensors (emit_strings.c): the header's nn_str typedef and
+ * PREFIX_STRING_BYTES, its contract lines, and the static arrays holding the
+ * string weights some node reads (by tensor id in used). */
+bool graph_has_strings(const ir_graph *g);
+void emit_string_header(cbuf *h, const char *guard, int64_t string_bytes);
+void emit_string_contract(cbuf *h, const char *guard);
+const char *string_weight_name(const ir_tensor *t, mem_arena *mem);
+void emit_string_weights(cbuf *c, const ir_graph *g, const bool *used);
 /* Whether text contains ident as a whole identifier. */
 bool emit_mentions(const char *text, const char *ident);
 

@@ -13,6 +13,7 @@ typedef struct emit_ctx {
   cbuf *body;
   ir_graph *g;
   int counter; /* for emit_tmp names */
+  bool can_fail; /* the body may `return 1;` (string room exceeded); else it falls through */
 } emit_ctx;
 
 /* Loops whose total work (iterations x work per iteration) reaches this run
@@ -39,6 +40,8 @@ const char *emit_float(emit_ctx *e, double v);
 const char *emit_literal(emit_ctx *e, ir_dtype t, double v);
 /* A fresh identifier with the given stem, unique within the node. */
 const char *emit_tmp(emit_ctx *e, const char *stem);
+/* s as a C string literal (bytes outside printable ASCII escaped). */
+const char *emit_string_literal(emit_ctx *e, const char *s);
 /* Row-major strides of t, in elements. */
 void emit_strides(const ir_tensor *t, int64_t *strides);
 

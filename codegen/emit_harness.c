@@ -1,6 +1,48 @@
 /* The driver `nncc run` builds next to a model: raw bytes in, raw bytes out,
- * and the median time of repeated runs. It may allocate; the model may not. */
+ * and the median time of repeated runs. It may allocate; the model may not.
+ * A string tensor's file holds its elements in order, each followed by a NUL. */
 #include "codegen.h"
+
+/* is_string[] for the inputs and outputs, and the helpers reading and
+ * writing string files. */
+static void string_io(const ir_graph *g, cbuf *b) {
+  for (int pass = 0; pass < 2; pass++) {
+    cb_raw(b, "static const int %s_is_string[] = {", pass ? "out" : "in");
+    for (int i = 0; i < (pass ? g->n_outputs : g->n_inputs); i++)
+      cb_raw(b, "%d, ", (pass ? g->outputs[i] : g->inputs[i])->dtype == IR_STRING);
+    cb_raw(b, "0};\n");
+  }
+  cb_raw(b, "%s",
+         "\n"
+         "static int read_strings(const char *path, const char **dst, size_t n) {\n"
+         "  FILE *f = fopen(path, \"rb\");\n"
+         "  size_t cap = 4096, len = 0, k = 0;\n"
+         "  char *text = malloc(cap);\n"
+         "  int c;\n"
+         "  if (!f || !text)\n"
+         "    return -1;\n"
+         "  while ((c = fgetc(f)) != EOF) {\n"
+         "    if (len + 1 >= cap && !(text = realloc(text, cap *= 2)))\n"
+         "      return -1;\n"
+         "    text[len++] = (char)c;\n"
+         "  }\n"
+         "  fclose(f);\n"
+         "  text[len] = '\\0';\n"
+         "  for (size_t i = 0; i < len && k < n; i += strlen(text + i) + 1)\n"
+         "    dst[k++] = text + i;\n"
+         "  return k == n ? 0 : -1;\n"
+         "}\n\n"
+         "static int write_strings(const char *path, const char *const *src, size_t n) {\n"
+         "  FILE *f = fopen(path, \"wb\");\n"
+         "  if (!f)\n"
+         "    return -1;\n"
+         "  for (size_t i = 0; i < n; i++) {\n"
+         "    fputs(src[i] ? src[i] : \"\", f);\n"
+         "    fputc(0, f);\n"
+         "  }\n"
+         "  return fclose(f);\n"
+         "}\n");
+}
 
 void cg_emit_harness(const ir_graph *g, const cg_options *o, cbuf *b) {
   const char *P = o->prefix;
@@ -20,6 +62,7 @@ void cg_emit_harness(const ir_graph *g, const cg_options *o, cbuf *b) {
     cb_raw(b, "%zu, ", ir_bytes(g->outputs[i]));
   cb_raw(b, "0};\n\n");
   cb_line(b, "enum { NIN = %d, NOUT = %d };", g->n_inputs, g->n_outputs);
+  string_io(g, b);
   if (o->trace) {
     cb_line(b, "%s", "");
     cb_line(b, "/* The first run writes each computed tensor to $NNCC_TRACE_DIR/t<k>.bin. */");
@@ -59,6 +102,13 @@ void cg_emit_harness(const ir_graph *g, const cg_options *o, cbuf *b) {
          "  void *in[NIN + 1], *out[NOUT + 1];\n"
          "  for (int i = 0; i < NIN; i++) {\n"
          "    in[i] = calloc(1, in_bytes[i] + 1);\n"
+         "    if (in_is_string[i]) {\n"
+         "      if (!in[i] || read_strings(argv[2 + i], in[i], in_bytes[i] / sizeof(char *)) != 0) {\n"
+         "        fprintf(stderr, \"cannot read %zu strings from %s\\n\", in_bytes[i] / sizeof(char *), argv[2 + i]);\n"
+         "        return 1;\n"
+         "      }\n"
+         "      continue;\n"
+         "    }\n"
          "    FILE *f = fopen(argv[2 + i], \"rb\");\n"
          "    if (!in[i] || !f || fread(in[i], 1, in_bytes[i], f) != in_bytes[i]) {\n"
          "      fprintf(stderr, \"cannot read %zu bytes from %s\\n\", in_bytes[i], argv[2 + i]);\n"
@@ -77,7 +127,13 @@ void cg_emit_harness(const ir_graph *g, const cg_options *o, cbuf *b) {
          "  }\n");
   if (o->trace)
     cb_line(b, "  tracing = 1;");
-  cb_line(b, "  %s_run_v((const void *const *)in, out, arena);", P);
+  cb_line(b, "  int status = %s_run_v((const void *const *)in, out, arena);", P);
+  cb_raw(b, "%s",
+         "  if (status != 0) {\n"
+         "    fprintf(stderr, \"the model returned %d: a string it makes needs more room than \"\n"
+         "            \"--string-bytes gives\\n\", status);\n"
+         "    return 3;\n"
+         "  }\n");
   if (o->trace)
     cb_line(b, "  tracing = 0;");
   cb_raw(b, "%s",
@@ -95,6 +151,13 @@ void cg_emit_harness(const ir_graph *g, const cg_options *o, cbuf *b) {
          "    free(ms);\n"
          "  }\n"
          "  for (int i = 0; i < NOUT; i++) {\n"
+         "    if (out_is_string[i]) {\n"
+         "      if (write_strings(argv[2 + NIN + i], out[i], out_bytes[i] / sizeof(char *)) != 0) {\n"
+         "        fprintf(stderr, \"cannot write %s\\n\", argv[2 + NIN + i]);\n"
+         "        return 1;\n"
+         "      }\n"
+         "      continue;\n"
+         "    }\n"
          "    FILE *f = fopen(argv[2 + NIN + i], \"wb\");\n"
          "    if (!f || fwrite(out[i], 1, out_bytes[i], f) != out_bytes[i] || fclose(f) != 0) {\n"
          "      fprintf(stderr, \"cannot write %s\\n\", argv[2 + NIN + i]);\n"

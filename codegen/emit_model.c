@@ -81,6 +81,9 @@ static void emit_header(cbuf *h, const module *m) {
   cb_line(h, "#define %s_NUM_INPUTS %d", guard, g->n_inputs);
   cb_line(h, "#define %s_NUM_OUTPUTS %d", guard, g->n_outputs);
   cb_line(h, "%s", "");
+  bool strings = graph_has_strings(g);
+  if (strings)
+    emit_string_header(h, guard, g->string_bytes);
   cb_line(h, "/* Runs the model once. Buffers are dense, row-major (C order).");
   for (int i = 0; i < g->n_inputs; i++)
     shape_comment(h, m, "input ", i, g->inputs[i]);
@@ -94,7 +97,9 @@ static void emit_header(cbuf *h, const module *m) {
   cb_line(h, " * arena: %s_ARENA_BYTES bytes aligned to %s_ARENA_ALIGN, or NULL for the", guard, guard);
   cb_line(h, " * model's static arena (one call at a time). Calls on distinct arenas may");
   cb_line(h, " * run concurrently.");
-  cb_line(h, " * Returns 0. Never allocates. */");
+  if (strings)
+    emit_string_contract(h, guard);
+  cb_line(h, " * Returns 0%s. Never allocates. */", strings ? " (or 1, above)" : "");
   prototype(h, m);
   cb_raw(h, ";\n\n");
   cb_line(h, "/* The same, with inputs and outputs as arrays in the order above. */");
@@ -136,7 +141,7 @@ static void emit_weights(cbuf *c, const module *m) {
   memset(blob, 0, (size_t)size);
   for (int i = 0; i < g->n_tensors; i++) {
     const ir_tensor *t = g->tensors[i];
-    if (t->kind == IR_WEIGHT && m->weight_used[t->id])
+    if (t->kind == IR_WEIGHT && t->dtype != IR_STRING && m->weight_used[t->id])
       memcpy(blob + t->offset, t->data, ir_bytes(t));
   }
   cb_line(c, "/* %lld bytes of weights; each tensor starts on a 64-byte boundary. */",
@@ -154,6 +159,10 @@ static const char *storage(void *mod, ir_tensor *t, bool as_const) {
   if (param)
     return as_const || t->kind != IR_INPUT ? param
                                            : mem_printf(m->g->mem, "(%s *)%s", ct, param);
+  if (t->kind == IR_WEIGHT && t->dtype == IR_STRING) { /* pointers: a static array */
+    m->weight_used[t->id] = true;
+    return string_weight_name(t, m->g->mem);
+  }
   if (t->kind == IR_WEIGHT && !m->weight_used[t->id]) {
     /* Only weights some node reads go in the blob, in order of first use. */
     m->weight_used[t->id] = true;
@@ -240,6 +249,7 @@ nn_status cg_emit_model(ir_graph *g, const cg_options *o, cbuf *c, cbuf *h) {
     emit_node(&funcs, &calls, &m, i, g->nodes[i]);
   emit_half_prelude(c, funcs.data ? funcs.data : "");
   emit_weights(c, &m); /* after the nodes: they decide which weights are read */
+  emit_string_weights(c, g, m.weight_used);
   cb_bytes(c, funcs.data ? funcs.data : "", funcs.len);
   emit_entry(c, &calls, &m);
   cb_free(&funcs);

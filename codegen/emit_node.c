@@ -51,8 +51,10 @@ void emit_node_function(cbuf *c, cbuf *call, ir_graph *g, name_scope *globals, i
   snprintf(stem, sizeof stem, "n%d_%s", index, n->name[0] ? n->name : n->op_type);
   const char *fname = names_make(globals, stem, 40);
   node_comment(c, g, n);
-  cb_raw(c, "static void %s(", fname);
-  cb_raw(call, "%s(", fname);
+  /* A body that may fail (a string longer than its room) returns int, and
+   * the entry point returns 1 when it does. */
+  cb_raw(c, "static %s %s(", e.can_fail ? "int" : "void", fname);
+  cb_raw(call, "%s%s(", e.can_fail ? "if (" : "", fname);
   int nparams = 0;
   char pname[16];
   for (int pass = 0; pass < 2; pass++) {
@@ -72,8 +74,8 @@ void emit_node_function(cbuf *c, cbuf *call, ir_graph *g, name_scope *globals, i
   cb_raw(c, "%s)\n{\n", nparams ? "" : "void");
   if (body.len)
     cb_bytes(c, body.data, body.len);
-  cb_raw(c, "}\n\n");
-  cb_raw(call, ");\n");
+  cb_raw(c, "%s}\n\n", e.can_fail ? "  return 0;\n" : "");
+  cb_raw(call, e.can_fail ? "))\n  return 1;\n" : ");\n");
   cb_free(&body);
 }
 

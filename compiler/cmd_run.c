@@ -191,7 +191,10 @@ static void print_output(const ir_tensor *t, const void *data) {
   int64_t n = ir_numel(t);
   printf(" = [");
   for (int64_t i = 0; i < n && i < 8; i++)
-    printf("%s%.6g", i ? ", " : "", ir_weight_float(&view, i));
+    if (t->dtype == IR_STRING)
+      printf("%s\"%s\"", i ? ", " : "", ((char *const *)data)[i]);
+    else
+      printf("%s%.6g", i ? ", " : "", ir_weight_float(&view, i));
   printf("%s]\n", n > 8 ? ", ..." : "");
 }
 
@@ -318,6 +321,35 @@ static nn_status actual_dims(const ir_graph *g, ir_tensor *t, const char *const 
   return st;
 }
 
+/* A string tensor crosses as its elements, each followed by a NUL. */
+static nn_status write_input(const char *path, const ir_tensor *t) {
+  if (t->dtype != IR_STRING)
+    return file_write_atomic(path, t->data, ir_bytes(t));
+  cbuf b;
+  cb_init(&b);
+  for (int64_t i = 0; i < ir_numel(t); i++) {
+    const char *s = ((char *const *)t->data)[i];
+    cb_bytes(&b, s, strlen(s) + 1);
+  }
+  nn_status st = file_write_atomic(path, b.data ? b.data : "", b.len);
+  cb_free(&b);
+  return st;
+}
+
+/* The program's string output file as an array of n strings into bytes. */
+static nn_status split_strings(const ir_graph *g, int i, unsigned char *bytes, size_t size,
+                               int64_t n, char ***out, mem_arena *mem) {
+  char **s = mem_alloc(mem, sizeof *s * (size_t)(n + 1));
+  int64_t k = 0;
+  for (size_t at = 0; at < size && k < n; at += strlen((char *)bytes + at) + 1)
+    s[k++] = (char *)bytes + at;
+  if (k != n || size == 0 || bytes[size - 1] != '\0')
+    return diag_error(g->path, "output %d: program wrote %lld strings, expected %lld", i,
+                      (long long)k, (long long)n);
+  *out = s;
+  return NN_OK;
+}
+
 static nn_status execute(ir_graph *g, const char *dir, ir_tensor **data, int repeat,
                          const char *threads, const char *out_dir, mem_arena *mem) {
   char *args[8 + 2 * 256];
@@ -328,7 +360,7 @@ static nn_status execute(ir_graph *g, const char *dir, ir_tensor **data, int rep
   args[n++] = mem_printf(mem, "%d", repeat);
   for (int i = 0; i < g->n_inputs; i++) {
     char *p = path_in(mem, dir, mem_printf(mem, "in%d.bin", i));
-    if (check_input(g, g->inputs[i], data[i]) || file_write_atomic(p, data[i]->data, ir_bytes(data[i])))
+    if (check_input(g, g->inputs[i], data[i]) || write_input(p, data[i]))
       return NN_ERR;
     args[n++] = p;
   }
@@ -350,17 +382,22 @@ static nn_status execute(ir_graph *g, const char *dir, ir_tensor **data, int rep
       return NN_ERR;
     ir_tensor view = *g->outputs[i];
     nn_status st = NN_OK;
-    if (size != ir_bytes(g->outputs[i]))
+    char **strings = NULL;
+    if (view.dtype == IR_STRING)
+      st = ir_numel(&view) == 0 ? NN_OK
+           : split_strings(g, i, bytes, size, ir_numel(&view), &strings, mem);
+    else if (size != ir_bytes(g->outputs[i]))
       st = diag_error(g->path, "output %d: program wrote %zu bytes, expected %zu", i, size,
                       ir_bytes(g->outputs[i]));
-    else if (view.actual_shape)
+    if (st == NN_OK && view.actual_shape)
       st = actual_dims(g, &view, (const char *const *)args + 2 + g->n_inputs);
     if (st != NN_OK)
       ;
     else if (out_dir)
-      st = npy_write(output_path(g, out_dir, i, mem), &view, bytes);
+      st = npy_write(output_path(g, out_dir, i, mem), &view,
+                     strings ? (void *)strings : bytes);
     else
-      print_output(&view, bytes);
+      print_output(&view, strings ? (void *)strings : bytes);
     free(bytes);
     if (st != NN_OK)
       return st;
@@ -402,6 +439,8 @@ static nn_status write_trace(const ir_graph *g, const char *dir, const char *out
       char shape[256];
       if (!bytes)
         st = NN_ERR;
+      else if (t->dtype == IR_STRING)
+        npy = "-"; /* pointers into the program's memory: nothing to show */
       else if (size != ir_bytes(t))
         st = diag_error(g->path, "trace of '%s': %zu bytes, expected %zu", t->name, size, ir_bytes(t));
       else

@@ -71,6 +71,18 @@ int driver_parse_common(driver_options *o, int argc, char **argv, int *i) {
     }
     return driver_parse_shape(v, &o->shapes[o->n_shapes++]) == NN_OK ? 1 : -1;
   }
+  if (strcmp(a, "--string-bytes") == 0) {
+    char *end = NULL;
+    long long v = *i + 1 < argc ? strtoll(argv[*i + 1], &end, 10) : 0;
+    if (!end || *end || v < 2 || v > (1LL << 24)) {
+      diag_error(NULL, "--string-bytes wants a byte count in [2, 16777216], got '%s'",
+                 *i + 1 < argc ? argv[*i + 1] : "");
+      return -1;
+    }
+    o->string_bytes = v;
+    ++*i;
+    return 1;
+  }
   if (a[0] != '-') { /* the model: one positional argument */
     if (o->model) {
       diag_error(NULL, "more than one model given ('%s' and '%s')", o->model, a);
@@ -224,6 +236,8 @@ ir_graph *driver_load(const driver_options *o, mem_arena *mem) {
   ir_graph *g = load_by_extension(o, mem);
   if (!g)
     return NULL;
+  if (o->string_bytes)
+    g->string_bytes = o->string_bytes;
   for (int f = 0; f < o->n_freezes; f++) {
     int k = 0;
     while (k < g->n_inputs && strcmp(g->inputs[k]->name, o->freezes[f].name) != 0)

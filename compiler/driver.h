@@ -22,6 +22,7 @@ typedef struct driver_options {
   const char *dump_after;
   bool onnx_level; /* run only the passes that keep the graph plain ONNX */
   struct nn_train_config *nn_train; /* not NULL: a .nn model's train block goes here */
+  int64_t string_bytes; /* --string-bytes; 0: the default */
 } driver_options;
 
 /* Tries to take argv[*i] (and its value) as a shared option or as the model

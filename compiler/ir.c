@@ -49,6 +49,7 @@ ir_graph *ir_graph_new(mem_arena *mem, const char *path) {
   g->mem = mem;
   g->path = path ? mem_strdup(mem, path) : "<model>";
   g->name = "";
+  g->string_bytes = IR_STRING_BYTES_DEFAULT;
   return g;
 }
 
@@ -185,9 +186,9 @@ int64_t ir_weight_int(const ir_tensor *t, int64_t i) {
     double v = ir_weight_float(t, i);
     return v == v && v > -9.2e18 && v < 9.2e18 ? (int64_t)v : 0;
   }
-  case IR_UNDEFINED: break;
+  case IR_STRING: case IR_UNDEFINED: break;
   }
-  NN_BUG("weight of undefined dtype");
+  NN_BUG("numeric value of a string or undefined weight");
 }
 
 double ir_weight_float(const ir_tensor *t, int64_t i) {
@@ -239,3 +240,7 @@ int ir_attr_ints(const ir_node *n, const char *name, const int64_t **vals) {
 
 ir_tensor *ir_in(const ir_node *n, int k) { return k < n->n_inputs ? n->inputs[k] : NULL; }
 ir_tensor *ir_out(const ir_node *n, int k) { return k < n->n_outputs ? n->outputs[k] : NULL; }
+
+/* A string weight's data is an array of host `char *` in 8-byte slots (its
+ * dtype size): nncc builds on 64-bit hosts. */
+_Static_assert(sizeof(char *) == 8, "string weights keep host pointers in 8-byte slots");

@@ -23,6 +23,7 @@
   X(INT16, 5, "int16", "int16_t", 2)                                           \
   X(INT32, 6, "int32", "int32_t", 4)                                           \
   X(INT64, 7, "int64", "int64_t", 8)                                           \
+  X(STRING, 8, "string", "nn_str", 8) /* pointer to NUL-terminated UTF-8 */    \
   X(BOOL, 9, "bool", "uint8_t", 1)                                             \
   X(FLOAT16, 10, "float16", "uint16_t", 2) /* bits; computed in float32 */     \
   X(DOUBLE, 11, "float64", "double", 8)                                        \
@@ -155,6 +156,8 @@ typedef struct ir_graph {
   char *out_kind;
   bool sequence_io;           /* some input or output was a sequence or optional */
   struct ir_graph *parent;    /* a subgraph's enclosing graph; NULL for the model */
+  int64_t string_bytes;       /* longest string (with its NUL) an op makes or splits */
+#define IR_STRING_BYTES_DEFAULT 256 /* --string-bytes */
 } ir_graph;
 
 const char *ir_dtype_name(ir_dtype t);

@@ -83,13 +83,21 @@ typedef struct op_def {
   X(sequence)                                                                \
   X(ml)                                                                        \
   X(kv_cache)                                                                  \
-  X(data_dependent)
+  X(data_dependent) \
+  X(strings)                                                                   \
+  X(label_encoder)
 
 #define X(family) extern const op_def op_family_##family[];
 OP_FAMILIES(X)
 #undef X
 
 const op_def *op_find(const char *domain, const char *name);
+/* Reports n when it takes or makes strings but is not an op that handles them
+ * (compiler/ops/strings.c). */
+nn_status check_string_use(ir_graph *g, const ir_node *n);
+/* Bytes of arena room n needs for the strings it makes at run time; 0 for
+ * ops that make none (pass_strings.c gives it). */
+int64_t string_room(const ir_graph *g, const ir_node *n);
 /* Calls fn on every registered op, in family order (for docs and `nncc ops`). */
 void op_each(void (*fn)(const op_def *op, const char *family, void *arg), void *arg);
 

@@ -89,7 +89,7 @@ nn_status pass_infer(ir_graph *g) {
     }
     int before = diag_error_count();
     if (check_bounded_inputs(g, n) != NN_OK || check_const_ports(g, n) != NN_OK ||
-        n->op->infer(g, n) != NN_OK ||
+        n->op->infer(g, n) != NN_OK || check_string_use(g, n) != NN_OK ||
         diag_error_count() > before) {
       st = NN_ERR;
       continue;

@@ -52,6 +52,8 @@ nn_status pass_bounded(ir_graph *g);
 int widen_inputs(ir_graph *g, int pos);
 int narrow_outputs(ir_graph *g, int pos);
 nn_status pass_plan(ir_graph *g, bool reuse);
+/* Gives every node that makes strings its byte room, past the planned arena. */
+nn_status pass_strings(ir_graph *g);
 /* The most arena bytes alive at one moment: no plan can use less. */
 int64_t plan_lower_bound(const ir_graph *g);
 

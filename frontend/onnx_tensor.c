@@ -41,6 +41,7 @@ static void copy_typed(ir_tensor *t, int64_t n, const Onnx__TensorProto *tp) {
       break;
     case IR_INT4: case IR_UINT4: case IR_FLOAT4E2M1: case IR_INT2: case IR_UINT2:
       NN_BUG("packed types are unpacked by decode_packed");
+    case IR_STRING: ((char **)d)[i] = NULL; break; /* decode_strings fills these */
     case IR_UNDEFINED: break;
     }
   }
@@ -52,6 +53,7 @@ static size_t typed_count(ir_dtype t, const Onnx__TensorProto *tp) {
   case IR_DOUBLE: return tp->n_double_data;
   case IR_INT64: return tp->n_int64_data;
   case IR_UINT32: case IR_UINT64: return tp->n_uint64_data;
+  case IR_STRING: return tp->n_string_data;
   default: return tp->n_int32_data;
   }
 }
@@ -124,6 +126,22 @@ static nn_status decode_packed(const char *path, mem_arena *mem, const Onnx__Ten
   return NN_OK;
 }
 
+/* string_data elements as NUL-terminated copies; an embedded NUL would cut
+ * the string short in C, so it is refused. */
+static nn_status decode_strings(const char *path, mem_arena *mem, const Onnx__TensorProto *tp,
+                                ir_tensor *t, const char *what) {
+  char **s = t->data;
+  for (size_t i = 0; i < tp->n_string_data; i++) {
+    const ProtobufCBinaryData *b = &tp->string_data[i];
+    if (memchr(b->data, 0, b->len))
+      return bad(path, what, tp, "string %s holds a NUL byte, which C strings cannot", "element");
+    s[i] = mem_alloc(mem, b->len + 1);
+    if (b->len)
+      memcpy(s[i], b->data, b->len);
+  }
+  return NN_OK;
+}
+
 nn_status onnx_decode_tensor(const char *path, mem_arena *mem, const Onnx__TensorProto *tp,
                              ir_tensor *t, const char *what) {
   if (!tp->has_data_type || !ir_dtype_known(tp->data_type))
@@ -145,9 +163,13 @@ nn_status onnx_decode_tensor(const char *path, mem_arena *mem, const Onnx__Tenso
   size_t bytes = ir_bytes(t);
   if (narrow_packed_bits(t->dtype))
     return decode_packed(path, mem, tp, t, what);
-  if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+  bool external = tp->has_data_location &&
+                  tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  if (external && t->dtype == IR_STRING)
+    return bad(path, what, tp, "strings %s cannot be stored as external data", "tensors");
+  if (external)
     return read_external(path, tp, t->data, bytes, what);
-  if (tp->has_raw_data) {
+  if (tp->has_raw_data && t->dtype != IR_STRING) {
     if (tp->raw_data.len != bytes) {
       char d[96];
       snprintf(d, sizeof d, "%zu bytes of raw data for %zu expected", tp->raw_data.len, bytes);
@@ -164,6 +186,8 @@ nn_status onnx_decode_tensor(const char *path, mem_arena *mem, const Onnx__Tenso
     return bad(path, what, tp, "%s", d);
   }
   copy_typed(t, numel, tp);
+  if (t->dtype == IR_STRING)
+    return decode_strings(path, mem, tp, t, what);
   return NN_OK;
 }
 

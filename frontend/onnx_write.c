@@ -97,6 +97,16 @@ static Onnx__TensorProto *tensor_proto(writer *w, const ir_tensor *t, const char
   memcpy(tp->dims, t->dims, sizeof *tp->dims * (size_t)t->rank);
   tp->has_data_type = true;
   tp->data_type = (int32_t)t->dtype;
+  if (t->dtype == IR_STRING) { /* ONNX keeps strings in string_data, never raw */
+    int64_t n = ir_numel(t);
+    tp->n_string_data = (size_t)n;
+    tp->string_data = mem_alloc(w->mem, sizeof *tp->string_data * (size_t)(n + 1));
+    for (int64_t i = 0; i < n; i++) {
+      char *s = ((char *const *)t->data)[i];
+      tp->string_data[i] = (ProtobufCBinaryData){strlen(s), (uint8_t *)s};
+    }
+    return tp;
+  }
   tp->has_raw_data = true;
   tp->raw_data = raw_bytes(w, t);
   return tp;

@@ -205,7 +205,7 @@ void store_int(ir_dtype t, void *data, int64_t i, int64_t v, bool as_unsigned) {
     break;
   case IR_INT4: case IR_INT2: ((int8_t *)data)[i] = (int8_t)narrow_wrap_int(t, v); break;
   case IR_UINT4: case IR_UINT2: ((uint8_t *)data)[i] = (uint8_t)narrow_wrap_int(t, v); break;
-  case IR_UNDEFINED: NN_BUG("store_int: undefined dtype");
+  case IR_STRING: case IR_UNDEFINED: NN_BUG("store_int: string or undefined dtype");
   }
 }
 

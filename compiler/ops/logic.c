@@ -17,6 +17,8 @@ static nn_status infer_compare(ir_graph *g, ir_node *n) {
     return NN_ERR;
   if (!n->inputs[1])
     return diag_node(g->path, n, "input 1 is missing");
+  if (n->inputs[0]->dtype == IR_STRING && strcmp(n->op_type, "Equal") != 0)
+    return diag_node(g->path, n, "strings can only be compared with Equal");
   return set_bool_output(g, n);
 }
 
@@ -38,7 +40,9 @@ static nn_status infer_bitwise(ir_graph *g, ir_node *n) {
   return infer_broadcast(g, n, n->outputs[0], true);
 }
 
-static void emit_equal(emit_ctx *e, const ir_node *n) { emit_binary_map(e, n, "a == b"); }
+static void emit_equal(emit_ctx *e, const ir_node *n) {
+  emit_binary_map(e, n, n->inputs[0]->dtype == IR_STRING ? "strcmp(a, b) == 0" : "a == b");
+}
 static void emit_less(emit_ctx *e, const ir_node *n) { emit_binary_map(e, n, "a < b"); }
 static void emit_greater(emit_ctx *e, const ir_node *n) { emit_binary_map(e, n, "a > b"); }
 static void emit_less_eq(emit_ctx *e, const ir_node *n) { emit_binary_map(e, n, "a <= b"); }
