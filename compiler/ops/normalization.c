@@ -132,8 +132,9 @@ static nn_status dropout_check_mode(ir_graph *g, const ir_node *n) {
   if (ratio && ratio->kind != IR_WEIGHT)
     return diag_node(g->path, n, "input 1 'ratio' must be a constant when training_mode is true");
   if (!ratio || ir_numel(ratio) != 1 || ir_weight_float(ratio, 0) != 0)
-    return diag_node(g->path, n, "training_mode=1 drops elements at random; nncc compiles "
-                     "inference only (training_mode=0, or ratio 0)");
+    return diag_node(g->path, n, "training_mode=1 drops elements at random, and nncc compiles "
+                     "ONNX graphs for inference (training_mode=0, or ratio 0); `nncc train` "
+                     "trains models with dropout");
   return NN_OK;
 }
 
