@@ -78,3 +78,14 @@ const char *names_comment(mem_arena *mem, const char *raw) {
   out[k] = '\0';
   return out;
 }
+
+const char *names_base_ident(mem_arena *mem, const char *path) {
+  const char *slash = strrchr(path, '/');
+  char *b = mem_strdup(mem, slash ? slash + 1 : path);
+  char *dot = strrchr(b, '.');
+  if (dot && dot != b)
+    *dot = '\0';
+  name_scope s;
+  names_init(&s, mem);
+  return names_make(&s, b, 40);
+}

@@ -17,6 +17,8 @@ void names_init(name_scope *s, mem_arena *mem);
 void names_reserve(name_scope *s, const char *name);
 /* A valid, unused identifier close to `raw`, at most `max_len` characters. */
 const char *names_make(name_scope *s, const char *raw, int max_len);
+/* "dir/name.c" -> "name" as a C identifier (a default symbol prefix). */
+const char *names_base_ident(mem_arena *mem, const char *path);
 /* `raw` with "*" "/" pairs and newlines defused, for use inside a comment. */
 const char *names_comment(mem_arena *mem, const char *raw);
 

@@ -8,18 +8,6 @@
 #include "file.h"
 #include "names.h"
 
-/* "dir/name.c" -> "name" as a C identifier. */
-static const char *base_ident(mem_arena *mem, const char *path) {
-  const char *slash = strrchr(path, '/');
-  char *b = mem_strdup(mem, slash ? slash + 1 : path);
-  char *dot = strrchr(b, '.');
-  if (dot && dot != b)
-    *dot = '\0';
-  name_scope s;
-  names_init(&s, mem);
-  return names_make(&s, b, 40);
-}
-
 static char *join_args(mem_arena *mem, int argc, char **argv) {
   size_t n = 8;
   for (int i = 0; i < argc; i++)
@@ -59,7 +47,7 @@ int cmd_compile(int argc, char **argv) {
     return 1;
   }
   if (!out) {
-    out = mem_printf(mem, "%s.c", base_ident(mem, o.model));
+    out = mem_printf(mem, "%s.c", names_base_ident(mem, o.model));
   }
   size_t len = strlen(out);
   if (len < 3 || strcmp(out + len - 2, ".c") != 0) {
@@ -81,7 +69,7 @@ int cmd_compile(int argc, char **argv) {
   ir_graph *g = driver_compile(&o, mem);
   if (!g)
     return 1;
-  cg_options co = {.prefix = prefix ? prefix : base_ident(mem, out),
+  cg_options co = {.prefix = prefix ? prefix : names_base_ident(mem, out),
                    .header_name = slash ? slash + 1 : header,
                    .command = join_args(mem, argc, argv),
                    .openmp = openmp};

@@ -187,17 +187,6 @@ static nn_status bind_batch(driver_options *o, const ir_graph *g, int64_t batch)
   return NN_OK;
 }
 
-static const char *base_ident(mem_arena *mem, const char *path) {
-  const char *slash = strrchr(path, '/');
-  char *b = mem_strdup(mem, slash ? slash + 1 : path);
-  char *dot = strrchr(b, '.');
-  if (dot && dot != b)
-    *dot = '\0';
-  name_scope s;
-  names_init(&s, mem);
-  return names_make(&s, b, 40);
-}
-
 /* A GAN file (docs/training.md, "GAN training"): the discriminator's module,
  * the GAN model's with the discriminator's copy frozen, the generator's
  * forward, then the program that alternates them. */
@@ -307,7 +296,7 @@ int cmd_train(int argc, char **argv) {
     diag_error(NULL, "-o %s: the output must be a .c file (the header goes beside it)", out);
     return 1;
   }
-  const char *prefix = t.prefix ? t.prefix : base_ident(mem, out);
+  const char *prefix = t.prefix ? t.prefix : names_base_ident(mem, out);
   name_scope s;
   names_init(&s, mem);
   if (strcmp(names_make(&s, prefix, 64), prefix) != 0) {
