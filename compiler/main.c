@@ -82,10 +82,12 @@ int main(int argc, char **argv) {
     fputs(usage, stderr);
     return 1;
   }
-  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    fputs(usage, stdout);
-    return 0;
-  }
+  /* `nncc train --help` as well as `nncc --help`: one text covers every command. */
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    }
   if (strcmp(argv[1], "--version") == 0) {
     printf("nncc %s\n", NNCC_VERSION);
     return 0;

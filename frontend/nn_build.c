@@ -91,20 +91,36 @@ ir_tensor *nb_weight(nn_layer *c, const char *suffix, int rank, const int64_t *d
   return t;
 }
 
-ir_tensor *nb_learned(nn_layer *c, const char *suffix, int rank, const int64_t *dims,
-                      int64_t fan_in, int64_t fan_out) {
-  ir_tensor *t = nb_weight(c, suffix, rank, dims);
-  const nn_bound *init = c->L->init;
+/* The layer's `init` argument, else the train block's (NULL: xavier_uniform). */
+static const nn_bound *init_of(nn_layer *c) {
   if (nn_param_index(&c->def->fn, "init") >= 0 && nn_arg_fn(&c->a, "init"))
-    init = nn_arg_fn(&c->a, "init");
+    return nn_arg_fn(&c->a, "init");
+  return c->L->init;
+}
+
+bool nb_init_is_torch(nn_layer *c) { return nn_init_kind_of(init_of(c)) == NN_INIT_TORCH; }
+
+ir_tensor *nb_learned_as(nn_layer *c, const char *suffix, int rank, const int64_t *dims,
+                         nn_init_role role, int64_t fan_in, int64_t fan_out) {
+  ir_tensor *t = nb_weight(c, suffix, rank, dims);
   /* Inside a model call the stream is the called model's own name for the
    * weight, so the copy holds the same values. */
   const char *stream = c->origin ? mem_printf(c->L->mem, "%s.%s", c->origin, suffix) : t->name;
   if (t->data)
-    nn_init_fill(t->data, ir_numel(t), init, fan_in, fan_out, c->L->seed, stream);
+    nn_init_fill(t->data, ir_numel(t), init_of(c), role, fan_in, fan_out, c->L->seed, stream);
   t->learned = true; /* the trainer's params (compiler/autodiff.h) */
   c->L->g->learned_known = true;
   return t;
+}
+
+ir_tensor *nb_learned(nn_layer *c, const char *suffix, int rank, const int64_t *dims,
+                      int64_t fan_in, int64_t fan_out) {
+  return nb_learned_as(c, suffix, rank, dims, NN_ROLE_WEIGHT, fan_in, fan_out);
+}
+
+ir_tensor *nb_bias(nn_layer *c, const char *suffix, int rank, const int64_t *dims,
+                   int64_t fan_in) {
+  return nb_learned_as(c, suffix, rank, dims, NN_ROLE_BIAS, fan_in, 0);
 }
 
 ir_tensor *nb_filled(nn_layer *c, const char *suffix, int rank, const int64_t *dims, float v) {

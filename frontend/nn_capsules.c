@@ -58,7 +58,7 @@ nn_status nn_lower_primary_capsules(nn_layer *c) {
   ir_node *conv = nb_node(c, "Conv", 3, 1, "conv");
   conv->inputs[0] = x.t;
   conv->inputs[1] = nb_learned(c, "weight", 4, wd, nn_sat_mul(C, rf), nn_sat_mul(filters, rf));
-  conv->inputs[2] = nb_filled(c, "bias", 1, &filters, 0);
+  conv->inputs[2] = nb_bias(c, "bias", 1, &filters, nn_sat_mul(C, rf));
   nb_ints(c, "kernel_shape", k, 2);
   nb_ints(c, "strides", s, 2);
   int64_t grouped[4] = {-1, n, dim, out_hw[0] * out_hw[1]}, flat[3] = {-1, caps, dim};

@@ -152,7 +152,7 @@ nn_status nn_lower_conv(nn_layer *c) {
     return NN_ERR;
   int64_t wd[5] = {M, C / G, g.k[0], g.k[1], g.k[2]}, rec = receptive(&g);
   ir_tensor *w = nb_learned(c, "weight", g.nsp + 2, wd, nn_sat_mul(C / G, rec), nn_sat_mul(M, rec));
-  ir_tensor *b = nn_arg_bool(&c->a, "bias") ? nb_filled(c, "bias", 1, &M, 0) : NULL;
+  ir_tensor *b = nn_arg_bool(&c->a, "bias") ? nb_bias(c, "bias", 1, &M, nn_sat_mul(C / G, rec)) : NULL;
   return finish(c, conv_node(c, false, c->in[0].t, w, b, &g, G, "conv"), M, &g);
 }
 
@@ -166,7 +166,7 @@ nn_status nn_lower_conv_transpose(nn_layer *c) {
     return NN_ERR;
   int64_t wd[5] = {C, M / G, g.k[0], g.k[1], g.k[2]}, rec = receptive(&g);
   ir_tensor *w = nb_learned(c, "weight", g.nsp + 2, wd, nn_sat_mul(M / G, rec), nn_sat_mul(C, rec));
-  ir_tensor *b = nn_arg_bool(&c->a, "bias") ? nb_filled(c, "bias", 1, &M, 0) : NULL;
+  ir_tensor *b = nn_arg_bool(&c->a, "bias") ? nb_bias(c, "bias", 1, &M, nn_sat_mul(M / G, rec)) : NULL;
   return finish(c, conv_node(c, true, c->in[0].t, w, b, &g, G, "convt"), M, &g);
 }
 
@@ -176,7 +176,7 @@ static ir_tensor *depthwise(nn_layer *c, const geo *g, bool bias, const char *su
   int64_t rec = receptive(g);
   int64_t wd[5] = {M, 1, g->k[0], g->k[1], g->k[2]};
   ir_tensor *w = nb_learned(c, suffix, g->nsp + 2, wd, rec, nn_sat_mul(M, rec));
-  ir_tensor *b = bias ? nb_filled(c, "bias", 1, &M, 0) : NULL;
+  ir_tensor *b = bias ? nb_bias(c, "bias", 1, &M, rec) : NULL;
   return conv_node(c, false, c->in[0].t, w, b, g, C, suffix);
 }
 
@@ -201,6 +201,6 @@ nn_status nn_lower_separable(nn_layer *c) {
     p.k[i] = p.s[i] = p.d[i] = 1, p.out[i] = g.out[i];
   int64_t wd[5] = {F, CM, 1, 1, 1};
   ir_tensor *w = nb_learned(c, "pointwise", g.nsp + 2, wd, CM, F);
-  ir_tensor *b = nn_arg_bool(&c->a, "bias") ? nb_filled(c, "bias", 1, &F, 0) : NULL;
+  ir_tensor *b = nn_arg_bool(&c->a, "bias") ? nb_bias(c, "bias", 1, &F, CM) : NULL;
   return finish(c, conv_node(c, false, dw, w, b, &p, 1, "pointwise"), F, &g);
 }

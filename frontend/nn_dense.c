@@ -19,14 +19,14 @@ nn_status nn_lower_dense(nn_layer *c) {
     n->inputs[0] = x.t;
     n->inputs[1] = nb_learned(c, "weight", 2, wd, F, U);
     if (bias)
-      n->inputs[2] = nb_filled(c, "bias", 1, &U, 0);
+      n->inputs[2] = nb_bias(c, "bias", 1, &U, F);
     nb_int(c, "transB", 1);
     y.t = n->outputs[0];
   } else {
     int64_t wd[2] = {F, U};
     y.t = nb_op(c, "MatMul", x.t, nb_learned(c, "weight", 2, wd, F, U));
     if (bias)
-      y.t = nb_op(c, "Add", y.t, nb_filled(c, "bias", 1, &U, 0));
+      y.t = nb_op(c, "Add", y.t, nb_bias(c, "bias", 1, &U, F));
   }
   if (nn_act_apply(c, nn_arg_fn(&c->a, "activation"), &y, nn_arg_loc(&c->a, "activation")))
     return NN_ERR;
@@ -50,7 +50,7 @@ nn_status nn_lower_embedding(nn_layer *c) {
   }
   int64_t V = nn_arg_int(&c->a, "vocab"), D = nn_arg_int(&c->a, "dim");
   int64_t wd[2] = {V, D};
-  ir_tensor *y = nb_op(c, "Gather", nb_learned(c, "weight", 2, wd, D, V), x.t);
+  ir_tensor *y = nb_op(c, "Gather", nb_learned_as(c, "weight", 2, wd, NN_ROLE_EMBEDDING, D, V), x.t);
   nb_int(c, "axis", 0);
   nn_shape s = x.shape;
   s.d[s.rank++] = D;

@@ -45,15 +45,22 @@ static const nn_init_def rows[] = {
     {{"xavier_normal", 0, {{0}}}, NN_INIT_XAVIER_NORMAL, "N(0, 2 / (fan_in + fan_out))"},
     {{"he_uniform", 0, {{0}}}, NN_INIT_HE_UNIFORM, "U(-l, l), l = sqrt(6 / fan_in)"},
     {{"he_normal", 0, {{0}}}, NN_INIT_HE_NORMAL, "N(0, 2 / fan_in)"},
+    {{"torch", 0, {{0}}}, NN_INIT_TORCH,
+     "U(-l, l), l = 1 / sqrt(fan_in), biases too; embeddings N(0, 1) (PyTorch's defaults)"},
     {{NULL}},
 };
 
 const nn_fn_set nn_initialisers = {"initialiser", "he_normal", rows, sizeof rows[0]};
 
-void nn_init_fill(float *w, int64_t n, const nn_bound *init, int64_t fan_in, int64_t fan_out,
-                  uint64_t seed, const char *name) {
-  const nn_init_def *d =
-      (const nn_init_def *)(init ? init->def : nn_fn_find(&nn_initialisers, "xavier_uniform"));
+static const nn_init_def *def_of(const nn_bound *init) {
+  return (const nn_init_def *)(init ? init->def : nn_fn_find(&nn_initialisers, "xavier_uniform"));
+}
+
+nn_init_kind nn_init_kind_of(const nn_bound *init) { return def_of(init)->kind; }
+
+void nn_init_fill(float *w, int64_t n, const nn_bound *init, nn_init_role role, int64_t fan_in,
+                  int64_t fan_out, uint64_t seed, const char *name) {
+  const nn_init_def *d = def_of(init);
   double fi = fan_in > 0 ? (double)fan_in : 1, fo = fan_out > 0 ? (double)fan_out : 1;
   double a = 0, std = 0;
   bool normal = false;
@@ -65,11 +72,18 @@ void nn_init_fill(float *w, int64_t n, const nn_bound *init, int64_t fan_in, int
   case NN_INIT_XAVIER_NORMAL: std = sqrt(2.0 / (fi + fo)), normal = true; break;
   case NN_INIT_HE_UNIFORM: a = sqrt(6.0 / fi); break;
   case NN_INIT_HE_NORMAL: std = sqrt(2.0 / fi), normal = true; break;
+  case NN_INIT_TORCH: /* kaiming_uniform(a = sqrt(5)) gives 1 / sqrt(fan_in) */
+    if (role == NN_ROLE_EMBEDDING)
+      std = 1, normal = true;
+    else
+      a = 1.0 / sqrt(fi);
+    break;
   }
+  bool zeros = d->kind == NN_INIT_ZEROS || (role == NN_ROLE_BIAS && d->kind != NN_INIT_TORCH);
   nn_rng r;
   nn_rng_seed(&r, seed, nn_hash(name));
   for (int64_t i = 0; i < n; i++)
-    w[i] = d->kind == NN_INIT_ZEROS ? 0.0f
-           : normal                 ? (float)(std * nn_rng_normal(&r))
-                                    : (float)(a * (2.0 * nn_rng_uniform(&r) - 1.0));
+    w[i] = zeros    ? 0.0f
+           : normal ? (float)(std * nn_rng_normal(&r))
+                    : (float)(a * (2.0 * nn_rng_uniform(&r) - 1.0));
 }

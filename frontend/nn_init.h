@@ -1,5 +1,6 @@
 /* Deterministic weight initialisation: a PCG32 generator and the
- * initialisers a .nn file can name (zeros, uniform, normal, xavier_*, he_*). */
+ * initialisers a .nn file can name (zeros, uniform, normal, xavier_*, he_*,
+ * torch). */
 #ifndef NNCC_NN_INIT_H
 #define NNCC_NN_INIT_H
 
@@ -21,7 +22,7 @@ uint64_t nn_hash(const char *s);
 
 typedef enum {
   NN_INIT_ZEROS, NN_INIT_UNIFORM, NN_INIT_NORMAL, NN_INIT_XAVIER_UNIFORM, NN_INIT_XAVIER_NORMAL,
-  NN_INIT_HE_UNIFORM, NN_INIT_HE_NORMAL,
+  NN_INIT_HE_UNIFORM, NN_INIT_HE_NORMAL, NN_INIT_TORCH,
 } nn_init_kind;
 
 typedef struct nn_init_def {
@@ -32,10 +33,17 @@ typedef struct nn_init_def {
 
 extern const nn_fn_set nn_initialisers;
 
+/* What a learned tensor is to its layer: only `torch` tells them apart
+ * (PyTorch draws biases like weights and embeddings from N(0, 1)). */
+typedef enum { NN_ROLE_WEIGHT, NN_ROLE_BIAS, NN_ROLE_EMBEDDING } nn_init_role;
+
+/* The initialiser a bound `init` argument names (NULL: xavier_uniform). */
+nn_init_kind nn_init_kind_of(const nn_bound *init);
+
 /* Fills w[0..n) by init (bound to its row, or NULL for xavier_uniform).
  * Each weight draws from the stream named by `name` under `seed`, so its
  * values do not change when other layers are added or removed. */
-void nn_init_fill(float *w, int64_t n, const nn_bound *init, int64_t fan_in, int64_t fan_out,
-                  uint64_t seed, const char *name);
+void nn_init_fill(float *w, int64_t n, const nn_bound *init, nn_init_role role, int64_t fan_in,
+                  int64_t fan_out, uint64_t seed, const char *name);
 
 #endif

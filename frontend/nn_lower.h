@@ -6,6 +6,7 @@
 
 #include "ir.h"
 #include "nn_args.h"
+#include "nn_init.h"
 
 #define NN_OPSET 17
 
@@ -93,6 +94,13 @@ ir_tensor *nb_weight(nn_layer *c, const char *suffix, int rank, const int64_t *d
  * block's, else xavier_uniform). */
 ir_tensor *nb_learned(nn_layer *c, const char *suffix, int rank, const int64_t *dims,
                       int64_t fan_in, int64_t fan_out);
+/* The same for a bias (zeros, but for `torch`) or an embedding table. */
+ir_tensor *nb_learned_as(nn_layer *c, const char *suffix, int rank, const int64_t *dims,
+                         nn_init_role role, int64_t fan_in, int64_t fan_out);
+ir_tensor *nb_bias(nn_layer *c, const char *suffix, int rank, const int64_t *dims,
+                   int64_t fan_in);
+/* Whether the layer draws by `torch`, whose fans differ for recurrent layers. */
+bool nb_init_is_torch(nn_layer *c);
 ir_tensor *nb_filled(nn_layer *c, const char *suffix, int rank, const int64_t *dims, float v);
 ir_tensor *nb_scalar(nn_layer *c, const char *suffix, float v);
 ir_tensor *nb_i64s(nn_layer *c, const char *suffix, const int64_t *v, int n);

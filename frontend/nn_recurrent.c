@@ -64,7 +64,8 @@ static ir_tensor *initial(nn_layer *c, const rec_cfg *r, int k, int l) {
  * layout every runtime has), so x is transposed to [T, B, F]; the result
  * Y [T, D, B, H] (seq) or Y_h [D, B, H] is transposed back to batch first
  * and flattened to [B, T, D*H] or [B, D*H] (or merged to [B, T, H], [B, H]).
- * Biases start at 0. GRU applies the reset gate after the recurrent product
+ * Biases start at 0 (but for `torch`, which draws everything with
+ * 1 / sqrt(units), as PyTorch's recurrent layers do). GRU applies the reset gate after the recurrent product
  * (linear_before_reset), as PyTorch and Keras do. */
 static ir_tensor *one_layer(nn_layer *c, const rec_cfg *r, ir_tensor *x, int64_t T, int64_t F,
                             int l, bool seq) {
@@ -78,9 +79,9 @@ static ir_tensor *one_layer(nn_layer *c, const rec_cfg *r, ir_tensor *x, int64_t
   int n_in = c0 ? 7 : h0 ? 6 : 4;
   ir_node *n = nb_node(c, r->op, n_in, 2, "rnn");
   n->inputs[0] = xt;
-  n->inputs[1] = nb_learned(c, mem_printf(mem, "weight%d", l), 3, wd, F, H);
+  n->inputs[1] = nb_learned(c, mem_printf(mem, "weight%d", l), 3, wd, nb_init_is_torch(c) ? H : F, H);
   n->inputs[2] = nb_learned(c, mem_printf(mem, "recurrence%d", l), 3, rd, H, H);
-  n->inputs[3] = nb_filled(c, mem_printf(mem, "bias%d", l), 2, bd, 0);
+  n->inputs[3] = nb_bias(c, mem_printf(mem, "bias%d", l), 2, bd, H);
   if (n_in > 5) /* input 4, sequence_lens, stays absent: every sequence is whole */
     n->inputs[5] = h0;
   if (n_in > 6)

@@ -148,6 +148,8 @@ def cli(nncc):
     expect([], 1, "usage:")
     expect(["/nonexistent/model.onnx", "-o", "/tmp/x.c"], 1, "cannot open")
     expect(["--help"], 0, "--model NAME")
+    expect(["train", "--help"], 0, "train options")
+    expect(["export", "model.onnx", "-h"], 0, "export options")
     # --model picks a model of a .nn file for every command; the first is the default.
     dcgan = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../models/nn/dcgan.nn")
     expect(["info", dcgan], 0, "output image ")

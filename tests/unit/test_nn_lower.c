@@ -222,6 +222,38 @@ Test(nn_lower, initialisers_have_their_scales) {
   cr_assert_float_eq(weight_std("normal(0.1)", 300, 300), 0.1, 0.002);
   cr_assert_float_eq(weight_std("uniform(a=0.3)", 300, 300), 0.3 / sqrt(3.0), 0.003);
   cr_assert_float_eq(weight_std("zeros", 30, 30), 0, 0);
+  /* torch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std 1/sqrt(3 fan_in) */
+  cr_assert_float_eq(weight_std("torch", 400, 500), 1 / sqrt(1200.0), 0.02 / sqrt(1200.0));
+}
+
+/* PyTorch draws biases like weights, embeddings from N(0, 1), and every
+ * recurrent tensor with 1/sqrt(units); the others start biases at 0. */
+Test(nn_lower, torch_initialiser_draws_biases_and_embeddings) {
+  ir_graph *g = load("model m\ninput x [64]\nd = dense(x, 500, init=torch)\noutput d\n");
+  const ir_tensor *b = node(g, "Gemm", 0)->inputs[2];
+  float lo = 1, hi = -1;
+  for (int64_t i = 0; i < ir_numel(b); i++) {
+    float v = ((const float *)b->data)[i];
+    lo = fminf(lo, v), hi = fmaxf(hi, v);
+  }
+  cr_assert(lo >= -0.125f && hi <= 0.125f && lo < -0.1f && hi > 0.1f, "bias in U(-1/8, 1/8): %g %g", lo, hi);
+  g = load("model m\ninput x [4]\nd = dense(x, 3)\noutput d\n");
+  cr_assert_eq(((const float *)node(g, "Gemm", 0)->inputs[2]->data)[1], 0.0f, "xavier's bias is 0");
+  g = load("model m\ninput x [100] int64\ne = embedding(x, 50, 200, init=torch)\noutput e\n");
+  const ir_tensor *e = node(g, "Gather", 0)->inputs[0];
+  double s2 = 0;
+  for (int64_t i = 0; i < ir_numel(e); i++)
+    s2 += (double)((const float *)e->data)[i] * ((const float *)e->data)[i];
+  cr_assert_float_eq(sqrt(s2 / (double)ir_numel(e)), 1.0, 0.03, "embedding N(0, 1)");
+  g = load("model m\ninput x [5, 300]\nr = lstm(x, 16, init=torch)\noutput r\n");
+  const ir_node *n = node(g, "LSTM", 0);
+  for (int k = 1; k <= 3; k++) {
+    const ir_tensor *t = n->inputs[k];
+    float m = 0;
+    for (int64_t i = 0; i < ir_numel(t); i++)
+      m = fmaxf(m, fabsf(((const float *)t->data)[i]));
+    cr_assert(m <= 0.25f && m > 0.24f, "LSTM input %d within 1/sqrt(16): %g", k, m);
+  }
 }
 
 Test(nn_lower, pcg32_matches_the_reference_sequence) {
