@@ -509,6 +509,27 @@ static nn_status grad_logsoftmax(ad_ctx *ad, const ir_node *n) { return grad_sof
 
 ACTIVATION_GRAD(softsign, "softsign", n->inputs[0], NULL)
 ACTIVATION_GRAD(hardswish, "hardswish", n->inputs[0], NULL)
+ACTIVATION_GRAD(celu, "celu", n->inputs[0], NULL)
+ACTIVATION_GRAD(thresholdedrelu, "thresholdedrelu", n->inputs[0], NULL)
+ACTIVATION_GRAD(swish, "swish", n->inputs[0], NULL)
+ACTIVATION_GRAD(mish, "mish", n->inputs[0], NULL)
+
+static nn_status grad_gelu(ad_ctx *ad, const ir_node *n) {
+  bool tanh = strcmp(ir_attr_string(n, "approximate", "none"), "tanh") == 0;
+  ad_give_grad(ad, n, 0, ad_activation_grad(ad, n, tanh ? "gelu_tanh" : "gelu",
+                                            ad_out_grad(ad, n, 0), n->inputs[0], NULL));
+  return NN_OK;
+}
+
+/* Shrink passes the gradient outside [-lambd, lambd]; its bias only shifts. */
+static nn_status grad_shrink(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *in[3] = {ad_out_grad(ad, n, 0), n->inputs[0], NULL};
+  ir_node *b = ad_begin(ad, "nncc", "ActivationGrad", 3, in, 1);
+  ad_attr_string(ad, b, "kind", "shrink");
+  ad_attr_float(ad, b, "alpha", ir_attr_float(n, "lambd", 0.5));
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
 
 /* Clip's bounds are constants (attributes before opset 11, inputs after);
  * the gradient passes where min <= x <= max. The kind's alpha and beta are
@@ -544,12 +565,12 @@ const op_def op_family_activation[] = {
     {"HardSwish", "", infer_unary_float, NULL, emit_hardswish, OP_ELEMENTWISE, .grad = grad_hardswish},
     {"Softplus", "", infer_unary_float, NULL, emit_softplus, OP_ELEMENTWISE, .grad = grad_softplus},
     {"Softsign", "", infer_unary_float, NULL, emit_softsign, OP_ELEMENTWISE, .grad = grad_softsign},
-    {"Celu", "", infer_unary_float, NULL, emit_celu, OP_ELEMENTWISE},
-    {"Mish", "", infer_unary_float, NULL, emit_mish, OP_ELEMENTWISE},
-    {"Swish", "", infer_unary_float, NULL, emit_swish, OP_ELEMENTWISE},
-    {"Gelu", "", infer_gelu, NULL, emit_gelu, OP_ELEMENTWISE},
-    {"Shrink", "", infer_unary_float, NULL, emit_shrink, OP_ELEMENTWISE},
-    {"ThresholdedRelu", "", infer_unary_float, NULL, emit_thresholdedrelu, OP_ELEMENTWISE},
+    {"Celu", "", infer_unary_float, NULL, emit_celu, OP_ELEMENTWISE, .grad = grad_celu},
+    {"Mish", "", infer_unary_float, NULL, emit_mish, OP_ELEMENTWISE, .grad = grad_mish},
+    {"Swish", "", infer_unary_float, NULL, emit_swish, OP_ELEMENTWISE, .grad = grad_swish},
+    {"Gelu", "", infer_gelu, NULL, emit_gelu, OP_ELEMENTWISE, .grad = grad_gelu},
+    {"Shrink", "", infer_unary_float, NULL, emit_shrink, OP_ELEMENTWISE, .grad = grad_shrink},
+    {"ThresholdedRelu", "", infer_unary_float, NULL, emit_thresholdedrelu, OP_ELEMENTWISE, .grad = grad_thresholdedrelu},
     {"Clip", "", infer_clip, NULL, emit_clip, OP_ELEMENTWISE, .grad = grad_clip},
     {"Softmax", "", infer_softmax, NULL, emit_softmax, 0, .grad = grad_softmax},
     {"LogSoftmax", "", infer_softmax, NULL, emit_logsoftmax, 0, .grad = grad_logsoftmax},

@@ -1,5 +1,6 @@
 /* Elementwise arithmetic and math: unary maps, broadcasting binary ops and
  * the variadic Sum/Mean/Max/Min. */
+#include <ctype.h>
 #include <stdio.h>
 
 #include "autodiff.h"
@@ -248,6 +249,26 @@ static nn_status grad_abs(ad_ctx *ad, const ir_node *n) {
   return NN_OK;
 }
 
+/* sin, cos, ...: one fused ActivationGrad on x (tan's reads y). */
+static nn_status grad_trig(ad_ctx *ad, const ir_node *n) {
+  char kind[8];
+  size_t i = 0;
+  for (; n->op_type[i] && i < sizeof kind - 1; i++)
+    kind[i] = (char)tolower((unsigned char)n->op_type[i]);
+  kind[i] = 0;
+  bool tan = strcmp(kind, "tan") == 0;
+  ad_give_grad(ad, n, 0, ad_activation_grad(ad, n, kind,
+                                            ad_out_grad(ad, n, 0), tan ? NULL : n->inputs[0],
+                                            tan ? n->outputs[0] : NULL));
+  return NN_OK;
+}
+
+/* Floor, Ceil, Round, Sign: piecewise constant, so a zero gradient (as PyTorch). */
+static nn_status grad_zero(ad_ctx *ad, const ir_node *n) {
+  ad_zero_grad(ad, n, 0);
+  return NN_OK;
+}
+
 /* y = a ^ b: da = dy * b * a ^ (b - 1), db = dy * y * log(a) */
 static nn_status grad_pow(ad_ctx *ad, const ir_node *n) {
   ir_tensor *dy = ad_out_grad(ad, n, 0), *a = n->inputs[0], *b = n->inputs[1];
@@ -304,22 +325,22 @@ const op_def op_family_elementwise[] = {
     {"Log", "", infer_unary_float, NULL, emit_log, OP_ELEMENTWISE, .grad = grad_log},
     {"Sqrt", "", infer_unary_float, fold_elementwise, emit_sqrt, OP_ELEMENTWISE, .grad = grad_sqrt},
     {"Reciprocal", "", infer_unary_float, NULL, emit_reciprocal, OP_ELEMENTWISE, .grad = grad_reciprocal},
-    {"Floor", "", infer_unary_float, NULL, emit_floor, OP_ELEMENTWISE},
-    {"Ceil", "", infer_unary_float, fold_elementwise, emit_ceil, OP_ELEMENTWISE},
+    {"Floor", "", infer_unary_float, NULL, emit_floor, OP_ELEMENTWISE, .grad = grad_zero},
+    {"Ceil", "", infer_unary_float, fold_elementwise, emit_ceil, OP_ELEMENTWISE, .grad = grad_zero},
     {"Erf", "", infer_unary_float, NULL, emit_erf, OP_ELEMENTWISE, .grad = grad_erf},
-    {"Sin", "", infer_unary_float, NULL, emit_sin, OP_ELEMENTWISE},
-    {"Cos", "", infer_unary_float, NULL, emit_cos, OP_ELEMENTWISE},
-    {"Tan", "", infer_unary_float, NULL, emit_tan, OP_ELEMENTWISE},
-    {"Asin", "", infer_unary_float, NULL, emit_asin, OP_ELEMENTWISE},
-    {"Acos", "", infer_unary_float, NULL, emit_acos, OP_ELEMENTWISE},
-    {"Atan", "", infer_unary_float, NULL, emit_atan, OP_ELEMENTWISE},
-    {"Sinh", "", infer_unary_float, NULL, emit_sinh, OP_ELEMENTWISE},
-    {"Cosh", "", infer_unary_float, NULL, emit_cosh, OP_ELEMENTWISE},
-    {"Asinh", "", infer_unary_float, NULL, emit_asinh, OP_ELEMENTWISE},
-    {"Acosh", "", infer_unary_float, NULL, emit_acosh, OP_ELEMENTWISE},
-    {"Atanh", "", infer_unary_float, NULL, emit_atanh, OP_ELEMENTWISE},
-    {"Round", "", infer_unary_float, NULL, emit_round, OP_ELEMENTWISE},
-    {"Sign", "", infer_unary_numeric, NULL, emit_sign, OP_ELEMENTWISE},
+    {"Sin", "", infer_unary_float, NULL, emit_sin, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Cos", "", infer_unary_float, NULL, emit_cos, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Tan", "", infer_unary_float, NULL, emit_tan, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Asin", "", infer_unary_float, NULL, emit_asin, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Acos", "", infer_unary_float, NULL, emit_acos, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Atan", "", infer_unary_float, NULL, emit_atan, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Sinh", "", infer_unary_float, NULL, emit_sinh, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Cosh", "", infer_unary_float, NULL, emit_cosh, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Asinh", "", infer_unary_float, NULL, emit_asinh, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Acosh", "", infer_unary_float, NULL, emit_acosh, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Atanh", "", infer_unary_float, NULL, emit_atanh, OP_ELEMENTWISE, .grad = grad_trig},
+    {"Round", "", infer_unary_float, NULL, emit_round, OP_ELEMENTWISE, .grad = grad_zero},
+    {"Sign", "", infer_unary_numeric, NULL, emit_sign, OP_ELEMENTWISE, .grad = grad_zero},
     {"Mod", "", infer_binary, fold_elementwise, emit_mod, OP_ELEMENTWISE},
     {"Add", "", infer_binary, fold_elementwise, emit_add, OP_ELEMENTWISE, .grad = grad_add_sub},
     {"Sub", "", infer_binary, fold_elementwise, emit_sub, OP_ELEMENTWISE, .grad = grad_add_sub},

@@ -96,6 +96,58 @@ static const char *activation_derivative(emit_ctx *e, const ir_node *n) {
     return FMT("d * %s * %s(-x * x)", lit(e, t, 1.1283791670955126), math_fn(e, "exp", t));
   if (strcmp(kind, "abs") == 0)
     return FMT("x > %s ? d : x < %s ? -d : %s", z, z, z);
+  if (strcmp(kind, "celu") == 0) {
+    double alpha = ir_attr_float(n, "alpha", 1.0);
+    return FMT("x > %s ? d : d * %s(x / %s)", z, math_fn(e, "exp", t), lit(e, t, alpha));
+  }
+  if (strcmp(kind, "thresholdedrelu") == 0)
+    return FMT("x > %s ? d : %s", lit(e, t, ir_attr_float(n, "alpha", 1.0)), z);
+  if (strcmp(kind, "shrink") == 0) { /* alpha: lambd */
+    const char *l = lit(e, t, ir_attr_float(n, "alpha", 0.5));
+    return FMT("x < -%s || x > %s ? d : %s", l, l, z);
+  }
+  if (strcmp(kind, "swish") == 0) { /* s = sigmoid(alpha x): s + alpha x s (1 - s) */
+    const char *a = lit(e, t, ir_attr_float(n, "alpha", 1.0));
+    const char *sg = FMT("(%s / (%s + %s(-%s * x)))", one, one, math_fn(e, "exp", t), a);
+    return FMT("d * %s * (%s + %s * x * (%s - %s))", sg, one, a, one, sg);
+  }
+  if (strcmp(kind, "mish") == 0) { /* T = tanh(softplus(x)): T + x (1 - T^2) sigmoid(x) */
+    const char *th = FMT("%s(%s(%s(x)))", math_fn(e, "tanh", t), math_fn(e, "log1p", t),
+                         math_fn(e, "exp", t));
+    return FMT("d * (%s + x * (%s - %s * %s) / (%s + %s(-x)))", th, one, th, th, one,
+               math_fn(e, "exp", t));
+  }
+  if (strcmp(kind, "gelu") == 0) /* Phi(x) + x phi(x) */
+    return FMT("d * (%s * (%s + %s(x * %s)) + x * %s * %s(%s * x * x))", lit(e, t, 0.5), one,
+               math_fn(e, "erf", t), lit(e, t, 0.70710678118654752), lit(e, t, 0.39894228040143268),
+               math_fn(e, "exp", t), lit(e, t, -0.5));
+  if (strcmp(kind, "gelu_tanh") == 0) { /* u = c (x + k x^3), y = x (1 + tanh u) / 2 */
+    const char *c = lit(e, t, 0.79788456080286536), *k = lit(e, t, 0.044715);
+    const char *th = FMT("%s(%s * (x + %s * x * x * x))", math_fn(e, "tanh", t), c, k);
+    return FMT("d * (%s * (%s + %s) + %s * x * (%s - %s * %s) * %s * (%s + %s * x * x))",
+               lit(e, t, 0.5), one, th, lit(e, t, 0.5), one, th, th, c, one, lit(e, t, 3 * 0.044715));
+  }
+  /* the trigonometric and hyperbolic functions and their inverses */
+  if (strcmp(kind, "sin") == 0)
+    return FMT("d * %s(x)", math_fn(e, "cos", t));
+  if (strcmp(kind, "cos") == 0)
+    return FMT("-d * %s(x)", math_fn(e, "sin", t));
+  if (strcmp(kind, "tan") == 0)
+    return FMT("d * (%s + y * y)", one);
+  if (strcmp(kind, "asin") == 0 || strcmp(kind, "acos") == 0)
+    return FMT("%sd / %s(%s - x * x)", kind[1] == 'c' ? "-" : "", math_fn(e, "sqrt", t), one);
+  if (strcmp(kind, "atan") == 0)
+    return FMT("d / (%s + x * x)", one);
+  if (strcmp(kind, "sinh") == 0)
+    return FMT("d * %s(x)", math_fn(e, "cosh", t));
+  if (strcmp(kind, "cosh") == 0)
+    return FMT("d * %s(x)", math_fn(e, "sinh", t));
+  if (strcmp(kind, "asinh") == 0)
+    return FMT("d / %s(x * x + %s)", math_fn(e, "sqrt", t), one);
+  if (strcmp(kind, "acosh") == 0)
+    return FMT("d / %s(x * x - %s)", math_fn(e, "sqrt", t), one);
+  if (strcmp(kind, "atanh") == 0)
+    return FMT("d / (%s - x * x)", one);
   if (strcmp(kind, "clip") == 0) /* PyTorch: the gradient passes at the bounds too */
     return FMT("x >= %s && x <= %s ? d : %s", lit(e, t, ir_attr_float(n, "alpha", -INFINITY)),
                lit(e, t, ir_attr_float(n, "beta", INFINITY)), z);

@@ -47,9 +47,10 @@ def const(name, a):
 
 class Case:
     def __init__(self, nodes, x_shape, params, loss="mse", args=(), consts=(), x_int=None,
-                 zero=False):
+                 zero=False, opset=17):
         self.nodes, self.x_shape, self.params = nodes, x_shape, params
         self.loss, self.args, self.consts, self.x_int, self.zero = loss, list(args), consts, x_int, zero
+        self.opset = opset
 
 
 def z_of(shape, pre=()):
@@ -58,9 +59,17 @@ def z_of(shape, pre=()):
         {"W": w(*shape[1:]), "V": w(*shape[1:])}
 
 
-def act(op, shape=(B, 6), **attrs):
+def act(op, shape=(B, 6), opset=17, **attrs):
     nodes, params = z_of(shape)
-    return Case(nodes + [node(op, ["z"], ["y"], **attrs)], shape, params)
+    return Case(nodes + [node(op, ["z"], ["y"], **attrs)], shape, params, opset=opset)
+
+
+def scaled(op, k, c=0.0):
+    """op(k * z + c): keeps z inside the domain of asin, acosh, ..."""
+    nodes, params = z_of((B, 5))
+    return Case(nodes + [node("Mul", ["z", "k"], ["zk"]), node("Add", ["zk", "c"], ["zc"]),
+                         node(op, ["zc"], ["y"])], (B, 5), params,
+                consts=[const("k", np.array(k)), const("c", np.array(c))])
 
 
 def on_z(shape, tail, extra=None, consts=()):
@@ -115,6 +124,28 @@ CASES = {
     "hardswish": Case(z_of((B, 6))[0] + [node("Mul", ["z", "k"], ["z4"]), node("HardSwish", ["z4"], ["y"])],
                       (B, 6), z_of((B, 6))[1], consts=[const("k", np.array(4.0))]),
     "erf": act("Erf"),
+    "celu": act("Celu", alpha=0.8),
+    "thresholdedrelu": act("ThresholdedRelu", alpha=0.2),
+    "shrink": act("Shrink", lambd=0.3, bias=0.1),
+    "gelu": act("Gelu", opset=20),
+    "gelu_tanh": act("Gelu", opset=20, approximate="tanh"),
+    "mish": act("Mish", opset=22),
+    "swish": act("Swish", opset=24, alpha=0.7),
+    "sin": act("Sin"),
+    "cos": act("Cos"),
+    "tan": scaled("Tan", 0.4),
+    "asin": scaled("Asin", 0.3),
+    "acos": scaled("Acos", 0.3),
+    "atan": act("Atan"),
+    "sinh": act("Sinh"),
+    "cosh": act("Cosh"),
+    "asinh": act("Asinh"),
+    "acosh": scaled("Acosh", 0.3, 2.0),
+    "atanh": scaled("Atanh", 0.3),
+    # piecewise constant: only z's own path carries a gradient
+    "floor_ceil_round_sign": on_z((B, 5), [node("Floor", ["z"], ["a"]), node("Ceil", ["z"], ["b"]),
+                                           node("Round", ["z"], ["c"]), node("Sign", ["z"], ["s"]),
+                                           node("Sum", ["z", "a", "b", "c", "s"], ["y"])]),
     "abs": act("Abs"),
     "clip": on_z((B, 6), [node("Clip", ["z", "lo", "hi"], ["y"])],
                  consts=[const("lo", np.array(-0.5)), const("hi", np.array(0.6))]),
@@ -311,7 +342,7 @@ def make_model(case, out_shape):
     inits = [numpy_helper.from_array(v.astype(np.float64), k) for k, v in case.params.items()]
     g = helper.make_graph(case.nodes, "case", [helper.make_tensor_value_info("x", x_type, case.x_shape)],
                           [helper.make_tensor_value_info("y", D, out_shape)], inits + list(case.consts))
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", case.opset)])
 
 
 def run_case(nncc, name, case, workdir):
