@@ -319,7 +319,7 @@ static void emit_reduce(emit_ctx *e, const ir_node *n) {
 
 /* Sum: every input element gets the gradient of its output element; mean
  * divides by the count reduced; sum of squares multiplies by 2x; L2 by
- * x / y; max and min give it to the elements equal to the result. dy (and
+ * x / y; L1 by sign(x); log-sum by 1 / exp(y); log-sum-exp by exp(x - y); max and min give it to the elements equal to the result. dy (and
  * y) are reshaped to keep the reduced axes as 1s, then broadcast to the
  * input's shape. */
 static nn_status grad_reduce(ad_ctx *ad, const ir_node *n) {
@@ -354,7 +354,15 @@ static nn_status grad_reduce(ad_ctx *ad, const ir_node *n) {
     ad_give_grad(ad, n, 0, ad_op(ad, "Mul", ad_op(ad, "Expand", dy, shape), hit));
     return NN_OK;
   }
+  if (op == R_LOGSUM) /* y = log(s): ds = dy / exp(y) */
+    dy = ad_op(ad, "Div", dy, ad_op(ad, "Exp", ad_reshape_to(ad, n->outputs[0], &kept), NULL));
   ir_tensor *dx = ad_op(ad, "Expand", dy, shape);
+  if (op == R_L1)
+    dx = ad_activation_grad(ad, n, "abs", dx, x, NULL);
+  if (op == R_LOGSUMEXP) { /* softmax of x over the reduced axes: exp(x - y) */
+    ir_tensor *y = ad_op(ad, "Expand", ad_reshape_to(ad, n->outputs[0], &kept), shape);
+    dx = ad_op(ad, "Mul", dx, ad_op(ad, "Exp", ad_op(ad, "Sub", x, y), NULL));
+  }
   if (op == R_SUMSQ)
     dx = ad_op(ad, "Mul", dx, ad_op(ad, "Add", x, x));
   if (op == R_L2) {
@@ -372,9 +380,9 @@ const op_def op_family_reduction[] = {
     {"ReduceMin", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
     {"ReduceProd", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
     {"ReduceSumSquare", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
-    {"ReduceL1", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceL1", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
     {"ReduceL2", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
-    {"ReduceLogSum", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
-    {"ReduceLogSumExp", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1)},
+    {"ReduceLogSum", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
+    {"ReduceLogSumExp", "", infer_reduce, NULL, emit_reduce, 0, OP_CONST(1), .grad = grad_reduce},
     {NULL},
 };
