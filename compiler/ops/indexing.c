@@ -1347,17 +1347,61 @@ static nn_status grad_tile(ad_ctx *ad, const ir_node *n) {
   return NN_OK;
 }
 
+/* DepthToSpace views x [N, C, H, W] as [N, b, b, C/b^2, H, W] (DCR; CRD:
+ * [N, C/b^2, b, b, H, W]) and transposes it to [N, C/b^2, H, b, W, b];
+ * SpaceToDepth is DCR's inverse. The gradient runs the permutation
+ * backwards on dy's view, then takes x's shape. */
+static nn_status grad_depth_space(ad_ctx *ad, const ir_node *n) {
+  const ir_tensor *x = n->inputs[0];
+  bool d2s = is_depth_to_space(n);
+  const ir_tensor *deep = d2s ? x : n->outputs[0]; /* the side with b^2 times the channels */
+  int64_t b = ir_attr_int(n, "blocksize", 1), N = x->dims[0];
+  int64_t C = deep->dims[1] / (b * b), H = deep->dims[2], W = deep->dims[3];
+  const ir_tensor depth = {.rank = 6, .dims = {N, b, b, C, H, W}};
+  const ir_tensor space = {.rank = 6, .dims = {N, C, H, b, W, b}};
+  static const int64_t dcr[6] = {0, 3, 4, 1, 5, 2}, dcr_back[6] = {0, 3, 5, 1, 2, 4};
+  static const int64_t crd_back[6] = {0, 1, 3, 5, 2, 4}; /* undoes {0, 1, 4, 2, 5, 3} */
+  const int64_t *perm = !d2s ? dcr : crd_mode(n) ? crd_back : dcr_back;
+  ir_tensor *dy = ad_reshape_to(ad, ad_out_grad(ad, n, 0), d2s ? &space : &depth);
+  ir_node *t = ad_begin(ad, "", "Transpose", 1, &dy, 1);
+  ad_attr_ints(ad, t, "perm", 6, perm);
+  ad_give_grad(ad, n, 0, ad_reshape_to(ad, ad_finish(ad, t), x));
+  return NN_OK;
+}
+
+/* CumSum's gradient is the running sum of dy the other way along the axis. */
+static nn_status grad_cumsum(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *in[2] = {ad_out_grad(ad, n, 0), n->inputs[1]};
+  ir_node *b = ad_begin(ad, "", "CumSum", 2, in, 1);
+  ad_attr_int(ad, b, "exclusive", ir_attr_int(n, "exclusive", 0));
+  ad_attr_int(ad, b, "reverse", !ir_attr_int(n, "reverse", 0));
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
+/* GatherElements: dy goes back to the positions it was read from, summed
+ * where an index repeats (ScatterElements with add into zeros). */
+static nn_status grad_gather_elements(ad_ctx *ad, const ir_node *n) {
+  ir_tensor *in[3] = {ad_zeros(ad, n->inputs[0]), n->inputs[1], ad_out_grad(ad, n, 0)};
+  ir_node *b = ad_begin(ad, "", "ScatterElements", 3, in, 1);
+  ad_attr_int(ad, b, "axis", ir_attr_int(n, "axis", 0));
+  ad_attr_string(ad, b, "reduction", "add");
+  ad_give_grad(ad, n, 0, ad_finish(ad, b));
+  return NN_OK;
+}
+
 const op_def op_family_indexing[] = {
     {"Expand", "", infer_expand, fold_expand, emit_expand, 0, OP_CONST(1), .grad = grad_expand},
     {"Tile", "", infer_tile, fold_tile, emit_tile, 0, OP_CONST(1), .grad = grad_tile},
-    {"DepthToSpace", "", infer_depth_space, fold_depth_space, emit_depth_space, 0},
-    {"SpaceToDepth", "", infer_depth_space, fold_depth_space, emit_depth_space, 0},
+    {"DepthToSpace", "", infer_depth_space, fold_depth_space, emit_depth_space, 0, .grad = grad_depth_space},
+    {"SpaceToDepth", "", infer_depth_space, fold_depth_space, emit_depth_space, 0, .grad = grad_depth_space},
     {"CenterCropPad", "", infer_center_crop_pad, fold_center_crop_pad, emit_center_crop_pad, 0,
      OP_CONST(1)},
     {"Compress", "", infer_compress, fold_compress, emit_compress, 0, OP_CONST(1)},
     {"ReverseSequence", "", infer_reverse_sequence, fold_reverse_sequence, emit_reverse_sequence,
      0},
-    {"GatherElements", "", infer_gather_elements, fold_gather_elements, emit_gather_elements, 0},
+    {"GatherElements", "", infer_gather_elements, fold_gather_elements, emit_gather_elements, 0,
+     .grad = grad_gather_elements},
     {"ScatterElements", "", infer_scatter_elements, fold_scatter_elements, emit_scatter_elements,
      0},
     {"Scatter", "", infer_scatter_elements, fold_scatter_elements, emit_scatter_elements, 0},
@@ -1367,6 +1411,6 @@ const op_def op_family_indexing[] = {
     {"Trilu", "", infer_trilu, fold_trilu, emit_trilu, 0, OP_CONST(1)},
     {"EyeLike", "", infer_eyelike, fold_eyelike, emit_eyelike, OP_FOLD_ON_SHAPES},
     {"Range", "", infer_range, fold_range, emit_range, 0, OP_CONST(0) | OP_CONST(1) | OP_CONST(2)},
-    {"CumSum", "", infer_cumsum, fold_cumsum, emit_cumsum, 0, OP_CONST(1)},
+    {"CumSum", "", infer_cumsum, fold_cumsum, emit_cumsum, 0, OP_CONST(1), .grad = grad_cumsum},
     {NULL},
 };
