@@ -28,6 +28,22 @@ def model(nodes, outputs, x_shape=("N", 4), inits=None):
 
 
 MATMUL = helper.make_node("MatMul", ["x", "W"], ["z"], name="fc")
+BN = lambda outs: helper.make_node("BatchNormalization", ["z", "s", "b", "rm", "rv"], outs, name="bn",
+                                   training_mode=1)  # noqa: E731
+BN_INITS = {"W": np.ones((4, 3), np.float32), "s": np.ones(3, np.float32), "b": np.zeros(3, np.float32),
+            "rm": np.zeros(3, np.float32), "rv": np.ones(3, np.float32)}
+
+
+def LSTM(**attrs):
+    """x [N, 3, 4] -> time first -> LSTM (5 units) -> Y_h batch first: model()'s arguments."""
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+             helper.make_node("LSTM", ["xt", "Wl", "Rl"], ["", "yh"], hidden_size=5, name="cell",
+                              **attrs),
+             helper.make_node("Transpose", ["yh"], ["y"], perm=[1, 0, 2])]
+    return nodes, ["y"], ("N", 3, 4), {"Wl": np.ones((1, 20, 4), np.float32) * 0.1,
+                                       "Rl": np.ones((1, 20, 5), np.float32) * 0.1}
+
+
 # name: (model, options, text the message must hold)
 CASES = {
     "no_loss": (model([MATMUL], ["z"]), [], "no loss: give --loss"),
@@ -36,8 +52,8 @@ CASES = {
                           "--optimizer lbfgs"),
     "bad_batch": (model([MATMUL], ["z"]), ["--loss", "mse", "--batch", "0"], "--batch 0"),
     "bad_number": (model([MATMUL], ["z"]), ["--loss", "mse", "--momentum", "fast"], "--momentum fast"),
-    "no_rule": (model([MATMUL, helper.make_node("Round", ["z"], ["y"], name="rounding")], ["y"]),
-                ["--loss", "mse"], "node 'rounding' (Round): training needs the gradient of Round"),
+    "no_rule": (model([MATMUL, helper.make_node("LpNormalization", ["z"], ["y"], name="norm")], ["y"]),
+                ["--loss", "mse"], "node 'norm' (LpNormalization): training needs the gradient of LpNormalization"),
     "class_loss_rank1": (model([helper.make_node("MatMul", ["x", "W"], ["y"], name="fc")], ["y"],
                                inits={"W": np.ones(4, np.float32)}),
                          ["--loss", "ce"], "the ce loss needs classes on an axis after the batch"),
@@ -49,6 +65,23 @@ CASES = {
                          ["--loss", "mse"], "output 'y' depends on no learned weight"),
     "fixed_batch": (model([MATMUL], ["z"], x_shape=(2, 4)), ["--loss", "mse", "--batch", "3"],
                     "input 'x' has a fixed first dimension of 2"),
+    # batch statistics of one value per channel: every output would be B
+    "batchnorm_batch1": (model([MATMUL, BN(["y"])], ["y"], inits=BN_INITS), ["--loss", "mse"],
+                         "node 'bn' (BatchNormTrain): batch normalization in training needs more "
+                         "than one value per channel; X is [1,3]"),
+    # the updated running statistics (training_mode outputs) read by the graph
+    "batchnorm_stats_read": (model([MATMUL, BN(["y", "rm_new"]),
+                                    helper.make_node("Add", ["y", "rm_new"], ["o"])], ["o"],
+                                   inits=BN_INITS), ["--loss", "mse", "--batch", "4"],
+                             "node 'bn' (BatchNormalization): output 1 (the updated running mean) "
+                             "is read by the graph"),
+    # recurrent cells whose gradient nncc does not compute
+    "lstm_activations": (model(*LSTM(activations=["Sigmoid", "Relu", "Tanh"])),
+                         ["--loss", "mse"], "node 'cell' (LSTM): training through LSTM with "
+                         "activations other than the defaults is not supported yet"),
+    "lstm_input_forget": (model(*LSTM(input_forget=1)), ["--loss", "mse"],
+                          "node 'cell' (LSTM): training through LSTM with input_forget is not "
+                          "supported yet"),
 }
 
 

@@ -130,7 +130,7 @@ Test(autodiff, param_no_gradient_reaches_is_a_constant_again) {
 
 Test(autodiff, op_without_rule_on_the_path_is_an_error) {
   mem_arena *mem = mem_new();
-  ir_graph *g = model(mem, "Round"); /* no gradient rule */
+  ir_graph *g = model(mem, "LpNormalization"); /* no gradient rule */
   ad_options o = adam_on_y();
   ad_result r;
   diag_reset();
@@ -142,7 +142,7 @@ Test(autodiff, op_without_rule_on_the_path_is_an_error) {
 
 Test(autodiff, untrained_weights_stay_state_without_gradient) {
   mem_arena *mem = mem_new();
-  ir_graph *g = model(mem, "Round"); /* no rule: fine when nothing before it trains */
+  ir_graph *g = model(mem, "LpNormalization"); /* no rule: fine when nothing before it trains */
   const char *const untrained[] = {"W", "b"};
   ad_options o = adam_on_y();
   o.untrained = untrained;
