@@ -22,6 +22,12 @@ struct ad_result;
  * run on, and its header. */
 nn_status cg_emit_train(ir_graph *g, const struct ad_result *r, const cg_options *o, cbuf *c_out,
                         cbuf *h_out);
+/* The state table's tensors in its order (params, gradients, optimizer
+ * state, buffers; each group in tensor order) into out (room for
+ * g->n_tensors); returns how many. */
+int cg_state_table_order(const ir_graph *g, const ir_tensor **out);
+/* A state tensor's name as the table (and so a trainer) spells it. */
+const char *cg_state_table_name(const ir_graph *g, const ir_tensor *t);
 /* Writes the inference source and its header. */
 nn_status cg_emit_model(ir_graph *g, const cg_options *o, cbuf *c_out, cbuf *h_out);
 /* Writes a main() that reads raw inputs, runs the model, writes raw outputs

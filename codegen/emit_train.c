@@ -192,26 +192,36 @@ static void emit_header(cbuf *h, const train_module *m) {
   cb_free(&predict);
 }
 
-static void emit_state_table(cbuf *c, const train_module *m) {
-  const ir_graph *g = m->g;
-  const char *P = m->o->prefix;
-  cb_line(c, "const %s_state_entry %s_state_table[] = {", P, P);
+int cg_state_table_order(const ir_graph *g, const ir_tensor **out) {
   int n = 0;
   static const ir_state_role order[] = {IR_ROLE_PARAM, IR_ROLE_GRAD, IR_ROLE_OPTIMIZER,
                                         IR_ROLE_BUFFER};
   for (size_t r = 0; r < 4; r++)
-    for (int i = 0; i < g->n_tensors; i++) {
-      const ir_tensor *t = g->tensors[i];
-      if (t->kind != IR_STATE || t->role != order[r])
-        continue;
-      cb_raw(c, "    {\"%s\", %lld, %lld, %zu, %d, %d, {", names_comment(g->mem, t->name),
-             (long long)t->offset, (long long)ir_numel(t), ir_dtype_size(t->dtype), (int)t->role,
-             t->rank);
-      for (int d = 0; d < t->rank; d++)
-        cb_raw(c, "%s%lld", d ? ", " : "", (long long)t->dims[d]);
-      cb_raw(c, "}}, /* %s */\n", role_names[t->role]);
-      n++;
-    }
+    for (int i = 0; i < g->n_tensors; i++)
+      if (g->tensors[i]->kind == IR_STATE && g->tensors[i]->role == order[r])
+        out[n++] = g->tensors[i];
+  return n;
+}
+
+const char *cg_state_table_name(const ir_graph *g, const ir_tensor *t) {
+  return names_comment(g->mem, t->name);
+}
+
+static void emit_state_table(cbuf *c, const train_module *m) {
+  const ir_graph *g = m->g;
+  const char *P = m->o->prefix;
+  cb_line(c, "const %s_state_entry %s_state_table[] = {", P, P);
+  const ir_tensor **state = mem_alloc(g->mem, sizeof *state * (size_t)(g->n_tensors + 1));
+  int n = cg_state_table_order(g, state);
+  for (int i = 0; i < n; i++) {
+    const ir_tensor *t = state[i];
+    cb_raw(c, "    {\"%s\", %lld, %lld, %zu, %d, %d, {", cg_state_table_name(g, t),
+           (long long)t->offset, (long long)ir_numel(t), ir_dtype_size(t->dtype), (int)t->role,
+           t->rank);
+    for (int d = 0; d < t->rank; d++)
+      cb_raw(c, "%s%lld", d ? ", " : "", (long long)t->dims[d]);
+    cb_raw(c, "}}, /* %s */\n", role_names[t->role]);
+  }
   if (!n)
     cb_line(c, "    {0},");
   cb_line(c, "};");

@@ -150,6 +150,50 @@ static void upper(char *dst, const char *src, size_t cap) {
   dst[i] = 0;
 }
 
+/* The module's inputs as PREFIX_rt_inputs, and PREFIX_grad_any and
+ * PREFIX_predict_any: the entry points behind the runtime's signatures,
+ * which pass input k as x[k] whatever its type. */
+void cg_emit_rt_inputs(cbuf *c, const char *p, const rt_module *d) {
+  static const char *const enums[] = {"RT_ELEM_FLOAT32", "RT_ELEM_FLOAT64", "RT_ELEM_INT64",
+                                      "RT_ELEM_INT32",   "RT_ELEM_INT16",   "RT_ELEM_INT8",
+                                      "RT_ELEM_UINT8",   "RT_ELEM_UINT16",  "RT_ELEM_UINT32",
+                                      "RT_ELEM_BOOL"};
+  static const char *const ctypes[] = {"float",   "double",  "int64_t",  "int32_t",  "int16_t",
+                                       "int8_t",  "uint8_t", "uint16_t", "uint32_t", "uint8_t"};
+  NN_ASSERT(d->n_inputs >= 1 && d->n_inputs <= RT_MAX_INPUTS);
+  cb_open(c, "static const rt_input %s_rt_inputs[%d] =", p, d->n_inputs);
+  for (int k = 0; k < d->n_inputs; k++) {
+    const rt_input *in = &d->inputs[k];
+    cb_raw(c, "%*s{", c->indent * 2, "");
+    c_string(c, in->name);
+    cb_raw(c, ", %s, %zu, %d, %lld, %lld, ", enums[in->type], in->features, in->has_range,
+           (long long)in->lo, (long long)in->hi);
+    c_string(c, in->value_word);
+    cb_raw(c, ", ");
+    c_string(c, in->range_of);
+    cb_raw(c, "},\n");
+  }
+  c->indent--;
+  cb_line(c, "};");
+  cb_line(c, "%s", "");
+  cbuf args;
+  cb_init(&args);
+  for (int k = 0; k < d->n_inputs; k++)
+    cb_raw(&args, "(const %s *)x[%d], ", ctypes[d->inputs[k].type], k);
+  cb_line(c, "/* The runtime calls _grad and _predict through type-neutral signatures. */");
+  cb_open(c, "static double %s_grad_any(void *state, const void *const *x, const void *labels, "
+             "const float *mask, float *pred, void *arena)", p);
+  cb_line(c, "return %s_grad(state, %s(const %s_label_t *)labels, mask, pred, arena);", p,
+          args.data, p);
+  cb_close(c);
+  cb_line(c, "%s", "");
+  cb_open(c, "static void %s_predict_any(const void *state, const void *const *x, float *pred, "
+             "void *arena)", p);
+  cb_line(c, "%s_predict(state, %spred, arena);", p, args.data);
+  cb_close(c);
+  cb_free(&args);
+}
+
 static void emit_main(cbuf *c, const cg_trainer *t) {
   const rt_module *d = &t->desc;
   const char *p = t->prefix;
@@ -159,11 +203,7 @@ static void emit_main(cbuf *c, const cg_trainer *t) {
                                        "RT_LOSS_CE", "RT_LOSS_NLL", "RT_LOSS_HINGE"};
   static const char *const scheds[] = {"RT_SCHED_CONSTANT", "RT_SCHED_STEP",
                                        "RT_SCHED_EXPONENTIAL", "RT_SCHED_COSINE"};
-  cb_line(c, "/* The runtime calls _grad through one label-type-neutral signature. */");
-  cb_open(c, "static double %s_grad_any(void *state, const float *x, const void *labels, "
-             "const float *mask, float *pred, void *arena)", p);
-  cb_line(c, "return %s_grad(state, x, (const %s_label_t *)labels, mask, pred, arena);", p, p);
-  cb_close(c);
+  cg_emit_rt_inputs(c, p, d);
   cb_line(c, "%s", "");
   cg_emit_rt_state_table(c, p);
   cb_line(c, "%s", "");
@@ -175,12 +215,14 @@ static void emit_main(cbuf *c, const cg_trainer *t) {
   cb_line(c, ".batch = %s_BATCH,", P);
   cb_line(c, ".state_bytes = %s_STATE_BYTES,", P);
   cb_line(c, ".arena_bytes = %s_ARENA_BYTES,", P);
-  cb_line(c, ".in_features = %zu,", d->in_features);
+  cb_line(c, ".inputs = %s_rt_inputs,", p);
+  cb_line(c, ".n_inputs = %d,", d->n_inputs);
   cb_line(c, ".out_features = %zu,", d->out_features);
   cb_line(c, ".label_type = _Generic((%s_label_t)0, int64_t: RT_LABEL_INT64, int32_t: "
              "RT_LABEL_INT32, default: RT_LABEL_FLOAT),", p);
   cb_line(c, ".label_width = %zu,", d->label_width);
   cb_line(c, ".n_classes = %d,", d->n_classes);
+  cb_line(c, ".class_inner = %zu,", d->class_inner);
   cb_line(c, ".loss = %s,", losses[d->loss]);
   cb_line(c, ".from_logits = %d,", d->from_logits);
   cb_line(c, ".state = %s_rt_state,", p);
@@ -188,7 +230,7 @@ static void emit_main(cbuf *c, const cg_trainer *t) {
   cb_line(c, ".init = %s_init,", p);
   cb_line(c, ".grad = %s_grad_any,", p);
   cb_line(c, ".update = %s_update,", p);
-  cb_line(c, ".predict = %s_predict,", p);
+  cb_line(c, ".predict = %s_predict_any,", p);
   cb_line(c, ".defaults = {.epochs = %d, .lr = %.17g, .seed = %lluu, .update = %s,",
           d->defaults.epochs, d->defaults.lr, (unsigned long long)d->defaults.seed,
           d->defaults.update == RT_UPDATE_FULL_BATCH ? "RT_UPDATE_FULL_BATCH" : "RT_UPDATE_MINIBATCH");

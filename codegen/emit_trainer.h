@@ -27,6 +27,10 @@ void cg_emit_trainer(const cg_trainer *t, cbuf *out);
 /* `static rt_state_entry PREFIX_rt_state[]` and PREFIX_rt_state_init(),
  * which fills it from the module's PREFIX_state_table. */
 void cg_emit_rt_state_table(cbuf *c, const char *prefix);
+/* d's inputs as `static const rt_input PREFIX_rt_inputs[]`, and
+ * PREFIX_grad_any/PREFIX_predict_any, the module's entry points with the
+ * runtime's signatures (rt_module.grad and .predict). */
+void cg_emit_rt_inputs(cbuf *c, const char *prefix, const rt_module *d);
 /* d's ONNX bytes and patches as PREFIX_onnx_model and PREFIX_onnx_patches
  * (nothing when d->onnx is NULL). */
 void cg_emit_rt_onnx(cbuf *c, const char *prefix, const rt_module *d);

@@ -6,6 +6,14 @@
 
 ir_graph *ad_graph(ad_ctx *ad) { return ad->g; }
 
+void ad_init(ad_ctx *ad, ir_graph *g, ir_phase phase) {
+  size_t ids = (size_t)g->next_id + 1;
+  *ad = (ad_ctx){.g = g, .n_fwd_ids = g->next_id, .phase = phase};
+  ad->grad = mem_alloc(g->mem, sizeof *ad->grad * ids);
+  ad->zero = mem_alloc(g->mem, sizeof *ad->zero * ids);
+  ad->needs = mem_alloc(g->mem, sizeof *ad->needs * ids);
+}
+
 static bool forward_id(const ad_ctx *ad, const ir_tensor *t) {
   return t && t->id < ad->n_fwd_ids;
 }

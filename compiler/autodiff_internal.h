@@ -17,6 +17,19 @@ struct ad_ctx {
   nn_status st;        /* NN_ERR once a rule failed */
 };
 
+/* Starts a differentiation of g as it is now: every tensor it has is a
+ * forward tensor; nothing needs or has a gradient yet. */
+void ad_init(ad_ctx *ad, ir_graph *g, ir_phase phase);
+/* Marks (needs) every output of nodes [0, n_fwd) computed from a tensor
+ * already marked; marks are only added, so an intermediate tensor marked
+ * by the caller stays marked. */
+void ad_mark_dependents(ad_ctx *ad, int n_fwd);
+/* The backward walk over nodes [0, n_fwd) in reverse order (each must come
+ * after its inputs' producers), from the gradients the caller seeded. A
+ * reached node without a rule is reported as "WHO needs the gradient of OP,
+ * which nncc does not have yet" followed by hint. */
+nn_status ad_backward(ad_ctx *ad, int n_fwd, const char *who, const char *hint);
+
 /* A fresh tensor named after the current forward node. */
 ir_tensor *ad_tensor(ad_ctx *ad, const char *what);
 

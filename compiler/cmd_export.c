@@ -8,8 +8,12 @@
 
 #include "driver.h"
 #include "onnx.h"
+#include "train_cli.h"
 
 int cmd_export(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--checkpoint") == 0) /* a trainer's weights: compiled for training */
+      return cmd_export_checkpoint(argc, argv);
   driver_options o = {.opt_level = 2, .onnx_level = true};
   const char *out = NULL;
   for (int i = 1; i < argc; i++) {

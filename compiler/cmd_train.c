@@ -1,19 +1,18 @@
 /* nncc train MODEL -o train.c: the training module (docs/training.md). A .nn
  * model's train block gives loss, optimizer and batch; an ONNX model's come
- * from the options, which also override the block's. */
+ * from the options, which also override the block's. The options and the
+ * compile (train_setup_*, compiler/train_cli.h) serve `nncc export
+ * --checkpoint` too. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "autodiff.h"
 #include "codegen.h"
-#include "driver.h"
 #include "file.h"
 #include "gan_program.h"
 #include "names.h"
-#include "nn_train.h"
-#include "train_program.h"
+#include "train_cli.h"
 
 static const char *const loss_words[] = {"mse", "mae", "bce", "ce", "nll", "hinge"};
 static const char *const opt_words[] = {"sgd", "momentum", "nesterov", "adagrad",
@@ -54,17 +53,6 @@ static void from_train_block(ad_options *a, const nn_train_config *c) {
   a->clip_norm = c->clip_norm;
   a->clip_value = c->clip_value;
 }
-
-typedef struct train_args {
-  const char *out, *prefix, *loss, *optimizer;
-  long long batch;
-  bool openmp, from_logits;
-  const char *output;
-  const char *untrained[32]; /* --no-train prefixes */
-  int n_untrained;
-  /* numeric overrides; NaN when not given */
-  double momentum, beta1, beta2, rho, epsilon, weight_decay, l1, l2, clip_value, clip_norm, lr;
-} train_args;
 
 static const struct {
   const char *flag;
@@ -262,74 +250,101 @@ static int train_gan(const driver_options *base, const train_args *t, const nn_g
   return rc;
 }
 
-int cmd_train(int argc, char **argv) {
-  mem_arena *mem = mem_new();
-  driver_options o = {.opt_level = 2};
-  nn_train_config cfg = {0};
-  o.nn_train = &cfg;
-  train_args t = {.openmp = true};
-  train_program prog = {0}; /* the runtime and main() around the module */
-  double *nums[] = {&t.momentum, &t.beta1, &t.beta2, &t.rho, &t.epsilon, &t.weight_decay,
-                    &t.l1, &t.l2, &t.clip_value, &t.clip_norm, &t.lr};
+nn_status train_setup_parse(train_setup *s, int argc, char **argv, bool program_flags) {
+  memset(s, 0, sizeof *s);
+  s->o.opt_level = 2;
+  s->o.nn_train = &s->cfg;
+  s->t.openmp = true;
+  train_args *t = &s->t;
+  double *nums[] = {&t->momentum, &t->beta1, &t->beta2, &t->rho, &t->epsilon, &t->weight_decay,
+                    &t->l1, &t->l2, &t->clip_value, &t->clip_norm, &t->lr};
   for (size_t k = 0; k < sizeof nums / sizeof *nums; k++)
     *nums[k] = strtod("nan", NULL);
   for (int i = 1; i < argc; i++) {
-    int took = driver_parse_common(&o, argc, argv, &i);
+    int took = driver_parse_common(&s->o, argc, argv, &i);
     if (took == 0)
-      took = parse_train_option(&t, argc, argv, &i);
-    if (took == 0)
-      took = train_program_option(&prog, argv[i]);
+      took = parse_train_option(t, argc, argv, &i);
+    if (took == 0 && program_flags)
+      took = train_program_option(&s->prog, argv[i]);
     if (took < 0)
-      return 1;
-    if (!took) {
-      diag_error(NULL, "unknown option '%s' (see nncc --help)", argv[i]);
-      return 1;
-    }
+      return NN_ERR;
+    if (!took)
+      return diag_error(NULL, "unknown option '%s' (see nncc --help)", argv[i]);
   }
-  if (!o.model) {
-    diag_error(NULL, "no model given (see nncc --help)");
+  if (!s->o.model)
+    return diag_error(NULL, "no model given (see nncc --help)");
+  return NN_OK;
+}
+
+nn_status train_setup_load(train_setup *s, mem_arena *mem) {
+  if (!(s->g = driver_load(&s->o, mem)))
+    return NN_ERR;
+  size_t mlen = strlen(s->o.model);
+  s->gan = !s->o.nn_model && mlen > 3 && strcmp(s->o.model + mlen - 3, ".nn") == 0 &&
+           nn_gan_find(s->o.model, mem, &s->pair);
+  return NN_OK;
+}
+
+/* The batch the module is compiled for: --batch, else the train block's;
+ * update = sample steps once per sample, so its module takes one. */
+static nn_status choose_batch(const train_setup *s, int64_t *batch) {
+  const nn_train_config *cfg = &s->cfg;
+  bool per_sample = cfg->present && cfg->update == NN_UPDATE_SAMPLE;
+  if (per_sample && s->t.batch > 1)
+    return diag_error(s->o.model, "--batch %lld contradicts the train block's update = sample "
+                      "(one sample per step, so batches of 1): drop one of them", s->t.batch);
+  *batch = per_sample ? 1 : s->t.batch ? s->t.batch : cfg->present && cfg->batch ? cfg->batch : 1;
+  return NN_OK;
+}
+
+nn_status train_setup_compile(train_setup *s) {
+  bool block = s->cfg.present && s->cfg.loss.kind != NN_LOSS_NONE;
+  if (block)
+    from_train_block(&s->ao, &s->cfg);
+  int64_t batch = 1;
+  s->user_shapes = s->o.n_shapes;
+  if (choose_batch(s, &batch) != NN_OK || apply_args(&s->ao, &s->t, block) != NN_OK ||
+      bind_batch(&s->o, s->g, batch) != NN_OK)
+    return NN_ERR;
+  pipeline_options po = {.shapes = s->o.shapes, .n_shapes = s->o.n_shapes,
+                         .opt_level = s->o.opt_level, .dump_after = s->o.dump_after,
+                         .train = &s->ao, .train_result = &s->r};
+  return pipeline_run(s->g, &po);
+}
+
+int cmd_train(int argc, char **argv) {
+  mem_arena *mem = mem_new();
+  train_setup *s = mem_alloc(mem, sizeof *s);
+  if (train_setup_parse(s, argc, argv, true) != NN_OK)
     return 1;
-  }
-  const char *out = t.out ? t.out : "train.c";
+  const train_args *t = &s->t;
+  const char *out = t->out ? t->out : "train.c";
   size_t len = strlen(out);
   if (len < 3 || strcmp(out + len - 2, ".c") != 0) {
     diag_error(NULL, "-o %s: the output must be a .c file (the header goes beside it)", out);
     return 1;
   }
-  const char *prefix = t.prefix ? t.prefix : names_base_ident(mem, out);
-  name_scope s;
-  names_init(&s, mem);
-  if (strcmp(names_make(&s, prefix, 64), prefix) != 0) {
+  const char *prefix = t->prefix ? t->prefix : names_base_ident(mem, out);
+  name_scope ns;
+  names_init(&ns, mem);
+  if (strcmp(names_make(&ns, prefix, 64), prefix) != 0) {
     diag_error(NULL, "--prefix %s: not a valid C identifier", prefix);
     return 1;
   }
 
-  ir_graph *g = driver_load(&o, mem);
-  if (!g)
+  if (train_setup_load(s, mem) != NN_OK)
     return 1;
-  nn_gan_pair pair;
-  size_t mlen = strlen(o.model);
-  if (!o.nn_model && mlen > 3 && strcmp(o.model + mlen - 3, ".nn") == 0 &&
-      nn_gan_find(o.model, mem, &pair)) {
-    if (!prog.module_only)
-      return train_gan(&o, &t, &pair, out, prefix, prog.build, argc, argv, mem);
-    diag_error(o.model, "a GAN (models '%s', '%s', '%s'): --module-only writes one model's "
-               "module; pick it with --model NAME", pair.generator, pair.discriminator, pair.gan);
+  if (s->gan) {
+    if (!s->prog.module_only)
+      return train_gan(&s->o, t, &s->pair, out, prefix, s->prog.build, argc, argv, mem);
+    diag_error(s->o.model, "a GAN (models '%s', '%s', '%s'): --module-only writes one model's "
+               "module; pick it with --model NAME", s->pair.generator, s->pair.discriminator,
+               s->pair.gan);
     return 1;
   }
-  ad_options ao = {0};
-  bool block = cfg.present && cfg.loss.kind != NN_LOSS_NONE;
-  if (block)
-    from_train_block(&ao, &cfg);
-  int64_t batch = t.batch ? t.batch : cfg.present && cfg.batch ? cfg.batch : 1;
-  int user_shapes = o.n_shapes;
-  if (apply_args(&ao, &t, block) != NN_OK || bind_batch(&o, g, batch) != NN_OK)
+  if (train_setup_compile(s) != NN_OK)
     return 1;
-  ad_result r;
-  pipeline_options po = {.shapes = o.shapes, .n_shapes = o.n_shapes, .opt_level = o.opt_level,
-                         .dump_after = o.dump_after, .train = &ao, .train_result = &r};
-  if (pipeline_run(g, &po) != NN_OK)
-    return 1;
+  ir_graph *g = s->g;
 
   char *header = mem_strdup(mem, out);
   header[len - 1] = 'h';
@@ -344,15 +359,16 @@ int cmd_train(int argc, char **argv) {
     strcat(cmd, argv[i]);
   }
   cg_options co = {.prefix = prefix, .header_name = slash ? slash + 1 : header, .command = cmd,
-                   .openmp = t.openmp};
+                   .openmp = t->openmp};
   cbuf c, h;
   cb_init(&c);
   cb_init(&h);
-  prog = (train_program){.module_only = prog.module_only, .build = prog.build, .command = cmd,
-                         .prefix = prefix, .header_name = co.header_name, .lr = t.lr,
-                         .options = &o, .user_shapes = user_shapes};
-  int rc = cg_emit_train(g, &r, &co, &c, &h) != NN_OK ||
-           (!prog.module_only && train_program_wrap(&prog, g, &r, &ao, &cfg, &c, &h) != NN_OK) ||
+  train_program prog = {.module_only = s->prog.module_only, .build = s->prog.build,
+                        .command = cmd, .prefix = prefix, .header_name = co.header_name,
+                        .lr = t->lr, .options = &s->o, .user_shapes = s->user_shapes};
+  int rc = cg_emit_train(g, &s->r, &co, &c, &h) != NN_OK ||
+           (!prog.module_only &&
+            train_program_wrap(&prog, g, &s->r, &s->ao, &s->cfg, &c, &h) != NN_OK) ||
            file_write_atomic(out, c.data, c.len) != NN_OK ||
            file_write_atomic(header, h.data, h.len) != NN_OK ||
            (prog.build && !prog.module_only && train_program_build(g, out, mem) != NN_OK);

@@ -129,18 +129,16 @@ static void emit_module_desc(cbuf *c, const gan_part *part, size_t in, size_t ou
   for (; p[i] && i + 1 < sizeof P; i++)
     P[i] = (char)(p[i] >= 'a' && p[i] <= 'z' ? p[i] - 'a' + 'A' : p[i]);
   P[i] = 0;
-  cb_line(c, "static double %s_grad_any(void *state, const float *x, const void *labels, "
-             "const float *mask, float *pred, void *arena)", p);
-  cb_line(c, "{");
-  cb_line(c, "  return %s_grad(state, x, (const %s_label_t *)labels, mask, pred, arena);", p, p);
-  cb_line(c, "}");
+  rt_input x = {.name = data_input(part)->name, .type = RT_ELEM_FLOAT32, .features = in};
+  cg_emit_rt_inputs(c, p, &(rt_module){.inputs = &x, .n_inputs = 1});
   cb_line(c, "%s", "");
   cb_line(c, "static const rt_module %s_module = {", p);
   cb_line(c, "    .name = \"%s\",", part->model);
   cb_line(c, "    .batch = %s_BATCH,", P);
   cb_line(c, "    .state_bytes = %s_STATE_BYTES,", P);
   cb_line(c, "    .arena_bytes = %s_ARENA_BYTES,", P);
-  cb_line(c, "    .in_features = %zu,", in);
+  cb_line(c, "    .inputs = %s_rt_inputs,", p);
+  cb_line(c, "    .n_inputs = 1,");
   cb_line(c, "    .out_features = %zu,", out);
   cb_line(c, "    .label_type = RT_LABEL_FLOAT,");
   cb_line(c, "    .label_width = %zu,", out);
@@ -149,7 +147,7 @@ static void emit_module_desc(cbuf *c, const gan_part *part, size_t in, size_t ou
   cb_line(c, "    .init = %s_init,", p);
   cb_line(c, "    .grad = %s_grad_any,", p);
   cb_line(c, "    .update = %s_update,", p);
-  cb_line(c, "    .predict = %s_predict,", p);
+  cb_line(c, "    .predict = %s_predict_any,", p);
   if (onnx) {
     cb_line(c, "    .onnx = %s_onnx_model,", p);
     cb_line(c, "    .onnx_bytes = sizeof %s_onnx_model - 1,", p);

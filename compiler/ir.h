@@ -83,6 +83,8 @@ typedef struct ir_tensor {
   int64_t offset;                /* arena offset (planner), weight blob offset (codegen)
                                     or state blob offset (state planner) */
   bool learned;                  /* a frontend says: a weight training changes */
+  bool no_fold;                  /* a Gradient node differentiates through its value
+                                    (pass_gradient.c): nodes reading it are not folded */
   ir_state_role role;            /* IR_STATE only */
   struct ir_seq *seq;            /* non-NULL: a sequence or optional value, not data */
 } ir_tensor;

@@ -79,6 +79,7 @@ typedef struct op_def {
   X(train)                                                                     \
   X(optimize)                                                                  \
   X(preview_training)                                                          \
+  X(gradient)                                                                  \
   X(control)                                                                   \
   X(sequence)                                                                \
   X(ml)                                                                        \

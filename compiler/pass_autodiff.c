@@ -41,6 +41,18 @@ nn_status pass_mark_trainable(ir_graph *g) {
   return NN_OK;
 }
 
+void ad_mark_dependents(ad_ctx *ad, int n_fwd) {
+  for (int i = 0; i < n_fwd; i++) {
+    const ir_node *n = ad->g->nodes[i];
+    bool needs = false;
+    for (int k = 0; k < n->n_inputs; k++)
+      needs |= n->inputs[k] && ad->needs[n->inputs[k]->id];
+    for (int k = 0; k < n->n_outputs; k++)
+      if (n->outputs[k])
+        ad->needs[n->outputs[k]->id] |= needs;
+  }
+}
+
 static ir_node *producer(const ir_graph *g, int n_fwd, const ir_tensor *t) {
   for (int i = 0; i < n_fwd; i++)
     for (int k = 0; k < g->nodes[i]->n_outputs; k++)
@@ -130,7 +142,7 @@ static nn_status append_loss(ad_ctx *ad, const ad_options *o, int n_fwd, ad_resu
 
 /* Reverse schedule order over the forward nodes: each node some gradient
  * reaches, and that has an input needing one, runs its rule. */
-static nn_status backward(ad_ctx *ad, int n_fwd) {
+nn_status ad_backward(ad_ctx *ad, int n_fwd, const char *who, const char *hint) {
   ir_graph *g = ad->g;
   nn_status st = NN_OK;
   for (int i = n_fwd - 1; i >= 0; i--) {
@@ -151,9 +163,8 @@ static nn_status backward(ad_ctx *ad, int n_fwd) {
       continue;
     }
     if (!n->op->grad) {
-      st = diag_node(g->path, n, "training needs the gradient of %s, which nncc does not have "
-                     "yet; --no-train NAME keeps the weights before it out of training",
-                     n->op_type);
+      st = diag_node(g->path, n, "%s needs the gradient of %s, which nncc does not have yet%s",
+                     who, n->op_type, hint);
       continue;
     }
     ad->cur = n;
@@ -280,11 +291,8 @@ nn_status pass_autodiff(ir_graph *g, const ad_options *o, ad_result *r) {
                       "is not", r->pred->name);
   r->batch = r->pred->dims[0];
   int n_fwd = g->n_nodes;
-  ad_ctx ad = {.g = g, .n_fwd_ids = g->next_id, .phase = IR_PHASE_BACKWARD};
-  size_t ids = (size_t)g->next_id + 1;
-  ad.grad = mem_alloc(g->mem, sizeof *ad.grad * ids);
-  ad.zero = mem_alloc(g->mem, sizeof *ad.zero * ids);
-  ad.needs = mem_alloc(g->mem, sizeof *ad.needs * ids);
+  ad_ctx ad;
+  ad_init(&ad, g, IR_PHASE_BACKWARD);
   for (int k = 0; k < o->n_untrained; k++) {
     int matched = 0;
     for (int i = 0; i < g->n_tensors; i++) {
@@ -302,21 +310,16 @@ nn_status pass_autodiff(ir_graph *g, const ad_options *o, ad_result *r) {
   for (int i = 0; i < g->n_tensors; i++)
     if (g->tensors[i]->kind == IR_STATE && g->tensors[i]->role == IR_ROLE_PARAM)
       ad.needs[g->tensors[i]->id] = true;
-  for (int i = 0; i < n_fwd; i++) {
-    ir_node *n = g->nodes[i];
-    if (!(n->op->flags & OP_UPDATES_STATE)) /* state writers keep train-forward's phase */
-      n->phase = IR_PHASE_FORWARD;
-    bool needs = false;
-    for (int k = 0; k < n->n_inputs; k++)
-      needs |= n->inputs[k] && ad.needs[n->inputs[k]->id];
-    for (int k = 0; k < n->n_outputs; k++)
-      if (n->outputs[k])
-        ad.needs[n->outputs[k]->id] = needs;
-  }
+  for (int i = 0; i < n_fwd; i++)
+    if (!(g->nodes[i]->op->flags & OP_UPDATES_STATE)) /* state writers keep train-forward's phase */
+      g->nodes[i]->phase = IR_PHASE_FORWARD;
+  ad_mark_dependents(&ad, n_fwd);
   if (!ad.needs[r->pred->id])
     return diag_error(g->path, "output '%s' depends on no learned weight: nothing to train",
                       r->pred->name);
-  if (append_loss(&ad, o, n_fwd, r) != NN_OK || backward(&ad, n_fwd) != NN_OK)
+  if (append_loss(&ad, o, n_fwd, r) != NN_OK ||
+      ad_backward(&ad, n_fwd, "training",
+                  "; --no-train NAME keeps the weights before it out of training") != NN_OK)
     return NN_ERR;
   append_update(&ad, o, r);
   return NN_OK;

@@ -21,7 +21,7 @@ nn_status pass_fold_node(ir_graph *g, ir_node *n) {
     return NN_ERR;
   if (!(n->op->flags & OP_FOLD_ON_SHAPES))
     for (int k = 0; k < n->n_inputs; k++)
-      if (n->inputs[k] && n->inputs[k]->kind != IR_WEIGHT)
+      if (n->inputs[k] && (n->inputs[k]->kind != IR_WEIGHT || n->inputs[k]->no_fold))
         return NN_ERR;
   if (n->op->fold(g, n) != NN_OK)
     return NN_ERR;

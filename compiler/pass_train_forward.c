@@ -71,6 +71,17 @@ static void set_inputs(ir_graph *g, ir_node *n, int keep, int n_extra, ir_tensor
   n->n_inputs = keep + n_extra;
 }
 
+/* Whether a node reads t or it is a graph output. */
+static bool tensor_read(const ir_graph *g, const ir_tensor *t) {
+  if (t->is_output)
+    return true;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (g->nodes[i]->inputs[k] == t)
+        return true;
+  return false;
+}
+
 static nn_status batchnorm(ir_graph *g, ir_node *n) {
   if (n->n_inputs != 5 || !n->inputs[3] || !n->inputs[4])
     return NN_OK; /* inference checks report it */
@@ -86,9 +97,15 @@ static nn_status batchnorm(ir_graph *g, ir_node *n) {
     t->kind = IR_STATE;
     t->role = IR_ROLE_BUFFER;
   }
+  /* training_mode=1 models (PyTorch's training export) name the updated
+   * running statistics as outputs 1 and 2, usually read by nothing: dropped */
   for (int k = 1; k < n->n_outputs; k++)
-    if (n->outputs[k])
-      return diag_node(g->path, n, "output %d (a training statistic) is not supported", k);
+    if (n->outputs[k] && tensor_read(g, n->outputs[k]))
+      return diag_node(g->path, n, "output %d (the updated running %s) is read by the graph; "
+                       "training keeps the running statistics as state and does not support "
+                       "reading them", k, k == 1 ? "mean" : "variance");
+    else
+      n->outputs[k] = NULL;
   /* after every forward node, so _grad runs it in schedule order; a
    * backward-phase node, so _predict leaves the statistics alone */
   ir_node *u = ir_node_new(g, "BatchNormStatsUpdate", 4, 0);

@@ -42,6 +42,11 @@ nn_status pass_train_forward(ir_graph *g);
 struct ad_result;
 /* After autodiff: batch normalization reads the batch's sample mask. */
 nn_status pass_train_mask(ir_graph *g, const struct ad_result *r);
+/* ONNX's Gradient operator (pass_gradient.c): before inference, keeps what a
+ * Gradient node differentiates from being folded; after it, replaces each
+ * node by its backward graph (export refuses it: the expansion is not ONNX). */
+nn_status pass_gradient_pin(ir_graph *g);
+nn_status pass_gradient(ir_graph *g, bool for_export);
 nn_status pass_infer(ir_graph *g);
 nn_status pass_fold_node(ir_graph *g, ir_node *n);
 nn_status pass_dce(ir_graph *g);

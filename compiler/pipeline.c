@@ -21,7 +21,9 @@ nn_status pipeline_run(ir_graph *g, const pipeline_options *o) {
       after(g, o, "resolve-ops", pass_resolve_ops(g)) ||
       (o->train && after(g, o, "train-forward", pass_train_forward(g))) ||
       ((o->train || o->keep_trainable) && after(g, o, "mark-trainable", pass_mark_trainable(g))) ||
+      after(g, o, "gradient-pin", pass_gradient_pin(g)) || /* what Gradient nodes differentiate */
       after(g, o, "infer", pass_infer(g)) || /* shapes, with constant folding */
+      after(g, o, "gradient", pass_gradient(g, o->onnx_level)) || /* Gradient nodes expanded */
       (o->train && after(g, o, "autodiff", pass_autodiff(g, o->train, o->train_result))) ||
       (o->train && after(g, o, "train-mask", pass_train_mask(g, o->train_result))) ||
       (opt && after(g, o, "dce", pass_dce(g))) ||

@@ -11,6 +11,7 @@
 #include "emit_trainer.h"
 #include "nn_train.h"
 #include "onnx.h"
+#include "train_inputs.h"
 
 int train_program_option(train_program *p, const char *arg) {
   if (strcmp(arg, "--module-only") == 0)
@@ -20,31 +21,22 @@ int train_program_option(train_program *p, const char *arg) {
   return 0;
 }
 
-static bool is_interface(const ad_result *r, const ir_tensor *t) {
-  return t == r->label || t == r->mask || t == r->lr || t == r->step || t == r->scale;
-}
-
-/* The model's one data input (the trainer feeds one float tensor). */
-static const ir_tensor *data_input(const ir_graph *g, const ad_result *r) {
-  const ir_tensor *x = NULL;
-  for (int i = 0; i < g->n_inputs; i++) {
-    if (is_interface(r, g->inputs[i]))
+/* Class indices at several positions per sample (a tagger's [batch, steps,
+ * classes]): the class axis is the loss node's; the positions are pred's
+ * other values. */
+static void class_layout(const ir_graph *g, const ad_result *r, rt_module *d) {
+  for (int i = 0; i < g->n_nodes; i++) {
+    const ir_node *n = g->nodes[i];
+    if (strcmp(n->op_type, "Loss") != 0 || strcmp(n->domain, "nncc") != 0 ||
+        n->outputs[0] != r->loss)
       continue;
-    if (x) {
-      diag_error(g->path, "the trainer feeds one input; the model has '%s' and '%s' (use "
-                 "--module-only and a main of your own)", x->name, g->inputs[i]->name);
-      return NULL;
-    }
-    x = g->inputs[i];
+    const ir_tensor *scores = n->inputs[0];
+    int64_t axis = ir_attr_int(n, "axis", 1), inner = 1;
+    for (int k = (int)axis + 1; k < scores->rank; k++)
+      inner *= scores->dims[k];
+    d->n_classes = (int)scores->dims[axis];
+    d->class_inner = (size_t)inner;
   }
-  if (!x)
-    diag_error(g->path, "the model has no input for the trainer to feed");
-  else if (x->dtype != IR_FLOAT || r->pred->dtype != IR_FLOAT)
-    diag_error(g->path, "the trainer feeds float32 inputs and predictions; input '%s' is %s",
-               x->name, ir_dtype_name(x->dtype));
-  else
-    return x;
-  return NULL;
 }
 
 static rt_loss loss_of(ad_loss_kind k) {
@@ -116,6 +108,22 @@ typedef struct forward_onnx {
  * weights kept (not folded), as `nncc export` would write it; a .nn model
  * keeps its open batch dimension, an ONNX model is specialized to the batch
  * it trains with. */
+/* A BatchNormalization in training mode (PyTorch's training export) takes
+ * its inference form: the trained model, like the trainer's _predict,
+ * normalizes by the running statistics. Its outputs 1 and 2 (the updated
+ * statistics) go too: training refused the model if anything read them. */
+static void batchnorm_inference(ir_graph *g) {
+  for (int i = 0; i < g->n_nodes; i++) {
+    ir_node *n = g->nodes[i];
+    if (strcmp(n->op_type, "BatchNormalization") != 0 || (n->domain && n->domain[0]))
+      continue;
+    for (int k = 0; k < n->n_attrs; k++)
+      if (strcmp(n->attrs[k].name, "training_mode") == 0)
+        n->attrs[k].i = 0;
+    n->n_outputs = 1;
+  }
+}
+
 static ir_graph *forward_graph(const train_program *p, mem_arena *mem) {
   driver_options o = *p->options;
   bool nn = strlen(o.model) > 3 && strcmp(o.model + strlen(o.model) - 3, ".nn") == 0;
@@ -123,6 +131,8 @@ static ir_graph *forward_graph(const train_program *p, mem_arena *mem) {
     o.n_shapes = p->user_shapes;
   o.nn_train = NULL;
   ir_graph *g = driver_load(&o, mem);
+  if (g)
+    batchnorm_inference(g);
   pipeline_options po = {.shapes = o.shapes, .n_shapes = o.n_shapes, .opt_level = o.opt_level,
                          .onnx_level = true, .keep_trainable = true};
   if (!g || pipeline_run(g, &po) != NN_OK)
@@ -194,15 +204,17 @@ void train_program_onnx(const train_program *p, const ir_graph *train, rt_module
 nn_status train_program_wrap(const train_program *p, const ir_graph *g, const ad_result *r,
                              const ad_options *ao, const nn_train_config *cfg, cbuf *c,
                              const cbuf *h) {
-  const ir_tensor *x = data_input(g, r);
-  if (!x)
+  rt_input *inputs;
+  int n_inputs;
+  if (train_inputs_describe(g, r, &inputs, &n_inputs) != NN_OK)
     return NN_ERR;
   int64_t B = r->batch;
   cg_trainer t = {.prefix = p->prefix, .module_c = c->data, .module_h = h->data,
                   .module_header = p->header_name, .command = p->command};
   rt_module *d = &t.desc;
   d->name = p->prefix;
-  d->in_features = (size_t)(ir_numel(x) / B);
+  d->inputs = inputs;
+  d->n_inputs = n_inputs;
   d->out_features = (size_t)(ir_numel(r->pred) / B);
   d->label_width = (size_t)(ir_numel(r->label) / B);
   d->loss = loss_of(ao->loss);
@@ -210,10 +222,9 @@ nn_status train_program_wrap(const train_program *p, const ir_graph *g, const ad
   bool index_labels = r->label->dtype == IR_INT64 || r->label->dtype == IR_INT32;
   if (index_labels && d->label_width == 1)
     d->n_classes = d->out_features > 1 ? (int)d->out_features : 2;
+  else if (index_labels)
+    class_layout(g, r, d);
   defaults_of(p, cfg, d);
-  if (cfg && cfg->present && cfg->update == NN_UPDATE_SAMPLE && B != 1)
-    diag_note("update = sample steps once per sample, but the module takes batches of %lld: "
-              "the trainer steps once per batch (give batch = 1)", (long long)B);
   forward_onnx f;
   forward_onnx_make(p, g, &f);
   d->onnx = f.bytes;

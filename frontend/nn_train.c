@@ -171,5 +171,13 @@ nn_status nn_train_check(nn_source *s, mem_arena *mem, const nn_setting *set, in
   if (nn_bind_args(s, mem, &train_def, call, b) != NN_OK || st != NN_OK)
     return NN_ERR;
   fill(cfg, b);
+  /* update = sample steps once per sample: the module takes batches of 1 */
+  for (int i = 0; cfg->update == NN_UPDATE_SAMPLE && i < n; i++)
+    if (strcmp(set[i].name, "batch") == 0 && cfg->batch != 1) {
+      nn_error(s, set[i].loc, "batch = %lld contradicts update = sample (one sample per step)",
+               (long long)cfg->batch);
+      nn_hint(s, "drop the batch setting: update = sample trains on batches of 1");
+      return NN_ERR;
+    }
   return NN_OK;
 }

@@ -1,4 +1,5 @@
 #include "batch.h"
+#include "elem.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -11,13 +12,16 @@ static size_t batch_label_bytes(rt_label_type t) {
 
 int rt_batch_alloc(rt_batch *b, const rt_module *m) {
   size_t B = (size_t)m->batch;
-  b->x = calloc(B * m->in_features + 1, sizeof(float));
+  memset(b, 0, sizeof *b);
+  int ok = 1;
+  for (int k = 0; k < m->n_inputs; k++)
+    ok &= (b->x[k] = calloc(B * m->inputs[k].features + 1, rt_elem_size(m->inputs[k].type))) != NULL;
   b->labels = calloc(B * m->label_width + 1, batch_label_bytes(m->label_type));
   b->y = calloc(B * m->label_width + 1, sizeof(float));
   b->mask = calloc(B, sizeof(float));
   b->pred = calloc(B * m->out_features + 1, sizeof(float));
   b->n = 0;
-  if (b->x && b->labels && b->y && b->mask && b->pred)
+  if (ok && b->labels && b->y && b->mask && b->pred)
     return 0;
   rt_batch_free(b);
   fprintf(stderr, "%s: out of memory for a batch\n", m->name);
@@ -25,7 +29,8 @@ int rt_batch_alloc(rt_batch *b, const rt_module *m) {
 }
 
 void rt_batch_free(rt_batch *b) {
-  free(b->x);
+  for (int k = 0; k < RT_MAX_INPUTS; k++)
+    free(b->x[k]);
   free(b->labels);
   free(b->y);
   free(b->mask);
@@ -44,18 +49,23 @@ static void batch_put_label(const rt_module *m, void *labels, size_t i, float v)
 
 int rt_batch_fill(rt_batch *b, const rt_module *m, const rt_dataset *d, const size_t *perm,
                   size_t start) {
-  size_t B = (size_t)m->batch, F = m->in_features, L = m->label_width;
+  size_t B = (size_t)m->batch, L = m->label_width;
   b->n = 0;
   for (size_t r = 0; r < B; r++) {
-    size_t k = start + r;
+    size_t k = start + r, s = perm && k < d->count ? perm[k] : k;
+    for (int i = 0; i < m->n_inputs; i++) {
+      size_t row = m->inputs[i].features * rt_elem_size(m->inputs[i].type);
+      unsigned char *dst = (unsigned char *)b->x[i] + r * row;
+      if (k < d->count)
+        memcpy(dst, (const unsigned char *)d->in[i].x + s * row, row);
+      else
+        memset(dst, 0, row);
+    }
     if (k < d->count) {
-      size_t s = perm ? perm[k] : k;
-      memcpy(b->x + r * F, d->x + s * F, F * sizeof(float));
       memcpy(b->y + r * L, d->y + s * L, L * sizeof(float));
       b->mask[r] = 1;
       b->n++;
     } else {
-      memset(b->x + r * F, 0, F * sizeof(float));
       memset(b->y + r * L, 0, L * sizeof(float));
       b->mask[r] = 0;
     }

@@ -97,29 +97,42 @@ int rt_checkpoint_save(const char *path, const rt_ckpt_info *info, const void *s
   return rt_write_atomic(path, parts, sizes, best ? 3 : 2);
 }
 
-static int ckpt_fail(const char *path, const char *what) {
-  fprintf(stderr, "%s: %s\n", path, what);
-  return -1;
+const char *rt_checkpoint_problem(rt_ckpt_status s) {
+  switch (s) {
+  case RT_CKPT_OK: return "ok";
+  case RT_CKPT_CANNOT_OPEN: return "cannot open the checkpoint";
+  case RT_CKPT_NOT_CHECKPOINT: return "not an nncc checkpoint (bad magic)";
+  case RT_CKPT_OTHER_MODEL: return "written by another model";
+  case RT_CKPT_TRUNCATED: return "truncated checkpoint";
+  case RT_CKPT_DAMAGED: return "damaged checkpoint (checksum mismatch)";
+  case RT_CKPT_NO_MEMORY: return "out of memory";
+  }
+  return "unknown problem";
 }
 
-int rt_checkpoint_load(const char *path, rt_ckpt_info *info, void *state, void *best) {
+rt_ckpt_status rt_checkpoint_read(const char *path, rt_ckpt_info *info, void *state, void *best,
+                                  uint64_t *file_hash, uint64_t *file_bytes) {
   FILE *f = fopen(path, "rb");
   if (!f)
-    return ckpt_fail(path, "cannot open the checkpoint");
+    return RT_CKPT_CANNOT_OPEN;
   unsigned char head[CKPT_HEADER_BYTES];
   const unsigned char *p = head + 8;
-  int rc = -1;
+  rt_ckpt_status rc;
   void *best_buf = NULL;
-  if (fread(head, 1, sizeof head, f) != sizeof head || memcmp(head, ckpt_magic, 8) != 0) {
-    rc = ckpt_fail(path, "not an nncc checkpoint (bad magic)");
+  size_t got = fread(head, 1, sizeof head, f);
+  if (got < 8 || memcmp(head, ckpt_magic, 8) != 0) {
+    rc = RT_CKPT_NOT_CHECKPOINT;
+    goto done;
+  }
+  if (got != sizeof head) { /* a checkpoint's start */
+    rc = RT_CKPT_TRUNCATED;
     goto done;
   }
   uint64_t hash = ckpt_get(&p, 8), bytes = ckpt_get(&p, 8);
+  *file_hash = hash;
+  *file_bytes = bytes;
   if (hash != info->state_hash || bytes != info->state_bytes) {
-    fprintf(stderr, "%s: written by another model (state table hash %016llx, %llu bytes; this "
-                    "trainer's is %016llx, %llu bytes)\n", path, (unsigned long long)hash,
-            (unsigned long long)bytes, (unsigned long long)info->state_hash,
-            (unsigned long long)info->state_bytes);
+    rc = RT_CKPT_OTHER_MODEL;
     goto done;
   }
   info->epochs_done = (int64_t)ckpt_get(&p, 8);
@@ -135,22 +148,31 @@ int rt_checkpoint_load(const char *path, rt_ckpt_info *info, void *state, void *
   uint32_t crc = (uint32_t)ckpt_get(&p, 4);
   best_buf = info->has_best ? (best ? best : malloc(bytes ? bytes : 1)) : NULL;
   if (info->has_best && !best_buf) {
-    rc = ckpt_fail(path, "out of memory");
+    rc = RT_CKPT_NO_MEMORY;
     goto done;
   }
   if (fread(state, 1, bytes, f) != bytes ||
       (best_buf && fread(best_buf, 1, bytes, f) != bytes)) {
-    rc = ckpt_fail(path, "truncated checkpoint");
+    rc = RT_CKPT_TRUNCATED;
     goto done;
   }
-  if (ckpt_crc(state, best_buf, bytes) != crc) {
-    rc = ckpt_fail(path, "damaged checkpoint (checksum mismatch)");
-    goto done;
-  }
-  rc = 0;
+  rc = ckpt_crc(state, best_buf, bytes) != crc ? RT_CKPT_DAMAGED : RT_CKPT_OK;
 done:
   if (best_buf && best_buf != best)
     free(best_buf);
   fclose(f);
   return rc;
+}
+
+int rt_checkpoint_load(const char *path, rt_ckpt_info *info, void *state, void *best) {
+  uint64_t hash = 0, bytes = 0;
+  rt_ckpt_status s = rt_checkpoint_read(path, info, state, best, &hash, &bytes);
+  if (s == RT_CKPT_OTHER_MODEL)
+    fprintf(stderr, "%s: written by another model (state table hash %016llx, %llu bytes; this "
+                    "trainer's is %016llx, %llu bytes)\n", path, (unsigned long long)hash,
+            (unsigned long long)bytes, (unsigned long long)info->state_hash,
+            (unsigned long long)info->state_bytes);
+  else if (s != RT_CKPT_OK)
+    fprintf(stderr, "%s: %s\n", path, rt_checkpoint_problem(s));
+  return s == RT_CKPT_OK ? 0 : -1;
 }

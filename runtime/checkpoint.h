@@ -26,6 +26,14 @@ int rt_checkpoint_save(const char *path, const rt_ckpt_info *info, const void *s
  * info->state_hash and state_bytes are what this model expects, the rest is
  * filled in. Reports and returns -1 on any mismatch or damage. */
 int rt_checkpoint_load(const char *path, rt_ckpt_info *info, void *state, void *best);
+/* rt_checkpoint_load without a word: what is wrong, if anything. The file's
+ * state hash and size land in file_hash/file_bytes once its magic is read
+ * (so `nncc export --checkpoint` can word its own errors). */
+typedef enum { RT_CKPT_OK, RT_CKPT_CANNOT_OPEN, RT_CKPT_NOT_CHECKPOINT, RT_CKPT_OTHER_MODEL,
+               RT_CKPT_TRUNCATED, RT_CKPT_DAMAGED, RT_CKPT_NO_MEMORY } rt_ckpt_status;
+rt_ckpt_status rt_checkpoint_read(const char *path, rt_ckpt_info *info, void *state, void *best,
+                                  uint64_t *file_hash, uint64_t *file_bytes);
+const char *rt_checkpoint_problem(rt_ckpt_status s);
 /* Writes bytes to path through path.tmp and a rename. */
 int rt_write_atomic(const char *path, const void *const *parts, const size_t *sizes, int n);
 

@@ -99,7 +99,7 @@ static int csv_row_is_numeric(const char *line) {
 
 /* Splits one row into the sample's features and its label. */
 static int csv_parse_row(csv_reader *r, const char *line, size_t fields, size_t label,
-                         float *x, float *y) {
+                         double *x, float *y) {
   size_t k = 0, f = 0;
   for (const char *p = line;; k++) {
     const char *comma = strchr(p, ',');
@@ -111,7 +111,7 @@ static int csv_parse_row(csv_reader *r, const char *line, size_t fields, size_t 
     if (k == label)
       *y = (float)v;
     else
-      x[f++] = (float)v;
+      x[f++] = v;
     if (!comma)
       break;
     p = comma + 1;
@@ -122,16 +122,17 @@ static int csv_parse_row(csv_reader *r, const char *line, size_t fields, size_t 
   return 0;
 }
 
+/* Samples are kept as doubles: an integer input then gets every id exactly. */
 static int csv_grow(rt_dataset *d, size_t *cap) {
   size_t want = *cap ? *cap * 2 : 1024;
-  float *x = realloc(d->x, want * d->features * sizeof *x);
+  double *x = realloc(d->in[0].x, want * d->in[0].features * sizeof *x);
   if (x)
-    d->x = x;
+    d->in[0].x = x;
   float *y = x ? realloc(d->y, want * sizeof *y) : NULL;
   if (y)
     d->y = y;
   if (!x || !y)
-    return rt_data_error(d->x_path, "out of memory");
+    return rt_data_error(d->in[0].path, "out of memory");
   *cap = want;
   return 0;
 }
@@ -142,7 +143,9 @@ int rt_load_csv(const char *path, int label_column, int header, rt_dataset *out)
   if (!r.text)
     return -1;
   r.next = r.text;
-  out->x_path = out->y_path = path;
+  out->n_inputs = 1;
+  out->in[0].type = RT_ELEM_FLOAT64;
+  out->in[0].path = out->y_path = path;
   out->label_width = 1;
   char *line = csv_next_line(&r);
   int rc = 0;
@@ -157,7 +160,7 @@ int rt_load_csv(const char *path, int label_column, int header, rt_dataset *out)
   if (fields < 2 || col < 0 || col >= (long long)fields)
     rc = rt_data_error(path, "line %ld: %zu fields: no room for label column %d and a feature",
                        r.line, fields, label_column);
-  out->features = fields - 1;
+  out->in[0].features = fields - 1;
   for (; line && !rc; line = csv_next_line(&r)) {
     if (csv_blank(line)) {
       if (!r.next || r.next[strspn(r.next, " \t\r\n")] == 0)
@@ -167,7 +170,8 @@ int rt_load_csv(const char *path, int label_column, int header, rt_dataset *out)
     }
     if (out->count == cap && (rc = csv_grow(out, &cap)) != 0)
       break;
-    rc = csv_parse_row(&r, line, fields, (size_t)col, out->x + out->count * out->features,
+    rc = csv_parse_row(&r, line, fields, (size_t)col,
+                       (double *)out->in[0].x + out->count * out->in[0].features,
                        out->y + out->count);
     out->count++;
   }

@@ -38,27 +38,44 @@ int rt_load_any(const char *samples, const char *labels, int label_column, int h
 
 int rt_dataset_check(const rt_dataset *d, int n_classes) {
   for (size_t i = 0; i < d->count; i++)
-    for (size_t f = 0; f < d->features; f++)
-      if (!isfinite(d->x[i * d->features + f]))
-        return rt_data_error(d->x_path, "sample %zu: value %zu is %s", i, f,
-                             isnan(d->x[i * d->features + f]) ? "NaN" : "infinite");
-  for (size_t i = 0; i < d->count; i++)
     for (size_t k = 0; k < d->label_width; k++) {
       float v = d->y[i * d->label_width + k];
       if (!isfinite(v))
         return rt_data_error(d->y_path, "sample %zu: the label is %s", i,
                              isnan(v) ? "NaN" : "infinite");
-      if (n_classes > 0 && d->label_width == 1 && (v != floorf(v) || v < 0 || v >= (float)n_classes))
+      if (n_classes <= 0 || (v == floorf(v) && v >= 0 && v < (float)n_classes))
+        continue;
+      if (d->label_width == 1)
         return rt_data_error(d->y_path, "sample %zu: label %g is out of range for %d classes "
                                         "(want a whole number 0-%d)", i, v, n_classes,
                              n_classes - 1);
+      return rt_data_error(d->y_path, "sample %zu: label %g (position %zu) is out of range for "
+                                      "%d classes (want a whole number 0-%d)", i, v, k,
+                           n_classes, n_classes - 1);
     }
   return 0;
 }
 
 void rt_dataset_free(rt_dataset *d) {
-  free(d->x);
+  for (int k = 0; k < RT_MAX_INPUTS; k++) {
+    free(d->in[k].x);
+    d->in[k].x = NULL;
+  }
   free(d->y);
-  d->x = d->y = NULL;
+  d->y = NULL;
   d->count = 0;
+}
+
+int rt_load_samples(const char *path, rt_samples *s, size_t *count) {
+  rt_dataset d;
+  if (dataset_ends_with(path, ".csv"))
+    return rt_data_error(path, "a CSV file holds its labels too: give one input's samples as "
+                               ".npy or IDX");
+  int rc = dataset_ends_with(path, ".npy") ? rt_load_npy_samples(path, &d)
+                                           : rt_load_idx(path, NULL, &d);
+  if (rc)
+    return -1;
+  *s = d.in[0];
+  *count = d.count;
+  return 0;
 }

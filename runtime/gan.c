@@ -65,27 +65,28 @@ static int gan_load(gan_run *r) {
     idx_file im;
     if (idx_load(path, &im))
       return -1;
-    d->x = malloc((im.count * im.record + 1) * sizeof *d->x);
-    if (!d->x) {
+    float *x = malloc((im.count * im.record + 1) * sizeof *x);
+    if (!x) {
       idx_free(&im);
       return rt_data_error(path, "out of memory");
     }
     for (size_t i = 0; i < im.count * im.record; i++)
-      d->x[i] = r->gan->tanh_images ? im.data[i] / 127.5f - 1.0f : im.data[i] / 255.0f;
+      x[i] = r->gan->tanh_images ? im.data[i] / 127.5f - 1.0f : im.data[i] / 255.0f;
     d->count = im.count;
-    d->features = im.record;
-    d->x_path = path;
+    d->n_inputs = 1;
+    d->in[0] = (rt_samples){.features = im.record, .type = RT_ELEM_FLOAT32, .x = x, .path = path};
     idx_free(&im);
   }
   if (r->o->limit > 0 && (size_t)r->o->limit < d->count)
     d->count = (size_t)r->o->limit;
   size_t B = (size_t)r->gan->d->batch;
-  if (d->features != r->gan->d->in_features)
-    return rt_data_error(path, "%zu values per sample; the discriminator takes %zu", d->features,
-                         r->gan->d->in_features);
+  const rt_input *in = &r->gan->d->inputs[0];
+  if (d->in[0].features != in->features)
+    return rt_data_error(path, "%zu values per sample; the discriminator takes %zu",
+                         d->in[0].features, in->features);
   if (d->count < B)
     return rt_data_error(path, "%zu samples: fewer than one batch of %zu", d->count, B);
-  return rt_dataset_check(d, 0);
+  return rt_samples_convert(&d->in[0], d->count, in);
 }
 
 static int gan_setup(gan_run *r) {
@@ -99,7 +100,8 @@ static int gan_setup(gan_run *r) {
   r->d_arena = gan_alloc(gan->d->arena_bytes);
   r->g_arena = gan_alloc(gan->g->arena_bytes);
   r->gen_arena = gan_alloc(gan->gen->arena_bytes);
-  size_t x = gan->d->in_features, zf = gan->g->in_features, w = gan->d->out_features;
+  size_t x = gan->d->inputs[0].features, zf = gan->g->inputs[0].features;
+  size_t w = gan->d->out_features;
   r->real = malloc(B * x * sizeof(float));
   r->fake = malloc(B * x * sizeof(float));
   r->z = malloc(B * zf * sizeof(float));
@@ -161,19 +163,21 @@ static double gan_mean(const float *v, size_t n) {
 static int gan_step(gan_run *r, size_t b) {
   const rt_gan *gan = r->gan;
   const rt_module *d = gan->d, *g = gan->g;
-  size_t B = (size_t)d->batch, x = d->in_features, w = d->out_features;
+  size_t B = (size_t)d->batch, x = d->inputs[0].features, w = d->out_features;
+  const float *data = r->data.in[0].x;
   for (size_t i = 0; i < B; i++)
-    memcpy(r->real + i * x, r->data.x + r->perm[b * B + i] * x, x * sizeof(float));
+    memcpy(r->real + i * x, data + r->perm[b * B + i] * x, x * sizeof(float));
   int64_t step = ++r->ck.step;
-  gan_noise(r->z, B * g->in_features, r->ck.seed, (uint64_t)step);
+  gan_noise(r->z, B * g->inputs[0].features, r->ck.seed, (uint64_t)step);
   gan->gen_forward(r->gen_state, r->z, r->fake, r->gen_arena);
-  double lr = d->grad(r->d_state, r->real, r->ones, r->mask, r->pred, r->d_arena);
+  const void *real[1] = {r->real}, *fake[1] = {r->fake}, *z[1] = {r->z};
+  double lr = d->grad(r->d_state, real, r->ones, r->mask, r->pred, r->d_arena);
   r->d_real += gan_mean(r->pred, B * w);
-  double lf = d->grad(r->d_state, r->fake, r->zeros, r->mask, r->pred, r->d_arena);
+  double lf = d->grad(r->d_state, fake, r->zeros, r->mask, r->pred, r->d_arena);
   r->d_fake += gan_mean(r->pred, B * w);
   d->update(r->d_state, (float)r->o->lr_d, step, 1.0f / (float)B);
   gan_copy(r->g_state, r->d_state, gan->d_to_g, gan->n_d_to_g);
-  double lg = g->grad(r->g_state, r->z, r->ones, r->mask, r->pred, r->g_arena);
+  double lg = g->grad(r->g_state, z, r->ones, r->mask, r->pred, r->g_arena);
   g->update(r->g_state, (float)r->o->lr_g, step, 1.0f / (float)B);
   gan_copy(r->d_state, r->g_state, gan->g_to_d, gan->n_g_to_d);
   gan_copy(r->gen_state, r->g_state, gan->g_to_gen, gan->n_g_to_gen);
@@ -232,8 +236,9 @@ static int gan_samples(gan_run *r) {
   if (!all)
     return -1;
   for (size_t b = 0; b < batches; b++) {
-    gan_noise(r->z, B * gen->in_features, r->ck.seed ^ 0x5a5a5a5a5a5a5a5aull, b);
-    gen->predict(r->gen_state, r->z, all + b * B * f, r->gen_arena);
+    const void *z[1] = {r->z};
+    gan_noise(r->z, B * gen->inputs[0].features, r->ck.seed ^ 0x5a5a5a5a5a5a5a5aull, b);
+    gen->predict(r->gen_state, z, all + b * B * f, r->gen_arena);
   }
   int rc = gan_write_npy(r->o->samples, all, count, f);
   free(all);

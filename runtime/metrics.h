@@ -12,6 +12,8 @@
 typedef struct rt_metrics {
   double loss_sum;
   size_t samples, correct;
+  size_t judged;    /* predictions counted for accuracy: samples, or positions when a
+                       sample holds a class index per position */
   int has_accuracy; /* the model classifies */
 } rt_metrics;
 
@@ -23,10 +25,11 @@ double rt_metrics_accuracy(const rt_metrics *s);
 
 /* One sample's loss from its prediction (out_features values) and label
  * (label_width values): MSE and MAE average over the outputs; BCE averages
- * over the outputs, on probabilities or logits; CE takes a class index or a
+ * over the outputs, on probabilities or logits; CE takes class indices
+ * (n_classes > 0: one per position, averaged over the positions) or a
  * one-hot/probability row, on probabilities (clamped at 1e-7) or logits; NLL
- * takes log-probabilities; hinge averages max(0, 1 - y p) over labels of
- * -1 or 1. */
+ * takes log-probabilities (per position too); hinge averages
+ * max(0, 1 - y p) over labels of -1 or 1. */
 double rt_sample_loss(const rt_module *m, const float *pred, const float *label);
 /* The class a prediction picks and the class a label names. */
 int rt_predicted_class(const rt_module *m, const float *pred);

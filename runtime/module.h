@@ -16,6 +16,23 @@ typedef enum { RT_UPDATE_MINIBATCH, RT_UPDATE_FULL_BATCH } rt_update;
 typedef enum { RT_SCHED_CONSTANT, RT_SCHED_STEP, RT_SCHED_EXPONENTIAL,
                RT_SCHED_COSINE } rt_schedule;
 typedef enum { RT_METRIC_VAL_LOSS, RT_METRIC_VAL_ACCURACY } rt_metric;
+/* Element types of data (the module's input types, and what files hold). */
+typedef enum { RT_ELEM_FLOAT32, RT_ELEM_FLOAT64, RT_ELEM_INT64, RT_ELEM_INT32, RT_ELEM_INT16,
+               RT_ELEM_INT8, RT_ELEM_UINT8, RT_ELEM_UINT16, RT_ELEM_UINT32,
+               RT_ELEM_BOOL } rt_elem;
+
+#define RT_MAX_INPUTS 16
+
+/* One data input of the module, in the order _grad takes them. */
+typedef struct rt_input {
+  const char *name;     /* the graph input's (--train-input NAME=FILE) */
+  rt_elem type;
+  size_t features;      /* values per sample */
+  int has_range;        /* every value must lie in [lo, hi) (an embedding's token ids) */
+  int64_t lo, hi;
+  const char *value_word; /* what a value is, for messages: "token", "index" */
+  const char *range_of;   /* what the range is: "the vocabulary of embedding 'words'" */
+} rt_input;
 
 /* One state tensor: where it lives in the state blob and what it is. */
 typedef struct rt_state_entry {
@@ -37,20 +54,26 @@ typedef struct rt_module {
   const char *name;
   int batch;               /* samples per call (compile-time) */
   size_t state_bytes, arena_bytes;
-  size_t in_features;      /* floats per sample of x */
+  const rt_input *inputs;  /* the data inputs: x[k] of _grad and _predict is inputs[k] */
+  int n_inputs;
   size_t out_features;     /* floats per sample of pred */
   rt_label_type label_type;
   size_t label_width;      /* label values per sample: 1 for a class index */
-  int n_classes;           /* > 0: labels are class indices in [0, n_classes) */
+  int n_classes;           /* > 0: labels are class indices in [0, n_classes), one per
+                              position (label_width positions per sample) */
+  size_t class_inner;      /* class-index labels: pred's values per class after the class
+                              axis; position p = o * inner + i, class c is pred value
+                              (o * n_classes + c) * inner + i (0 taken as 1: classes last) */
   rt_loss loss;
   int from_logits;         /* pred holds logits (CE: before softmax; BCE: before sigmoid) */
   const rt_state_entry *state;
   int n_state;
   void (*init)(void *state);
-  double (*grad)(void *state, const float *x, const void *labels, const float *mask, float *pred,
-                 void *arena);
+  /* x[k]: a batch of input k, [batch, inputs[k].features] of its type */
+  double (*grad)(void *state, const void *const *x, const void *labels, const float *mask,
+                 float *pred, void *arena);
   void (*update)(void *state, float lr, int64_t step, float scale);
-  void (*predict)(const void *state, const float *x, float *pred, void *arena);
+  void (*predict)(const void *state, const void *const *x, float *pred, void *arena);
   /* The train block's settings, the defaults of the command line. */
   struct {
     int epochs;

@@ -7,9 +7,10 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "elem.h"
 
 typedef struct npy_array {
-  char kind;     /* 'f' float32/64, 'u' uint8, 'i' int64 */
+  rt_elem type;
   size_t item;   /* bytes per item */
   int rank;
   size_t dims[8];
@@ -36,15 +37,19 @@ static int npy_parse_header(const char *path, const char *h, npy_array *a) {
     return rt_data_error(path, "malformed .npy header");
   if (strncmp(order, "True", 4) == 0)
     return rt_data_error(path, "the array is in Fortran order; save it in C order");
-  static const struct { const char *descr; char kind; size_t item; } types[] = {
-      {"'<f4'", 'f', 4}, {"'<f8'", 'f', 8}, {"'|u1'", 'u', 1}, {"'<i8'", 'i', 8}};
-  a->kind = 0;
-  for (size_t i = 0; i < sizeof types / sizeof *types; i++)
-    if (strncmp(descr, types[i].descr, 5) == 0)
-      a->kind = types[i].kind, a->item = types[i].item;
-  if (!a->kind)
-    return rt_data_error(path, "unsupported dtype %.5s (want float32, float64, uint8 or int64)",
-                         descr);
+  static const struct { const char *descr; rt_elem type; } types[] = {
+      {"'<f4'", RT_ELEM_FLOAT32}, {"'<f8'", RT_ELEM_FLOAT64}, {"'<i8'", RT_ELEM_INT64},
+      {"'<i4'", RT_ELEM_INT32},   {"'<i2'", RT_ELEM_INT16},   {"'|i1'", RT_ELEM_INT8},
+      {"'|u1'", RT_ELEM_UINT8},   {"'<u2'", RT_ELEM_UINT16},  {"'<u4'", RT_ELEM_UINT32},
+      {"'|b1'", RT_ELEM_BOOL}};
+  size_t k = 0;
+  while (k < sizeof types / sizeof *types && strncmp(descr, types[k].descr, 5) != 0)
+    k++;
+  if (k == sizeof types / sizeof *types)
+    return rt_data_error(path, "unsupported dtype %.5s (want float32/64, int8-64, uint8-32 or "
+                         "bool, little-endian)", descr);
+  a->type = types[k].type;
+  a->item = rt_elem_size(a->type);
   a->rank = 0;
   a->count = 1;
   for (const char *p = shape + 1; *p != ')';) {
@@ -112,62 +117,28 @@ done:
   return rc;
 }
 
-/* Item i as a float; the items are little-endian (checked by descr). */
-static float npy_item(const npy_array *a, size_t i) {
-  const unsigned char *p = a->data + i * a->item;
-  uint64_t bits = 0;
-  for (size_t b = 0; b < a->item; b++)
-    bits |= (uint64_t)p[b] << (8 * b);
-  if (a->kind == 'u')
-    return (float)bits;
-  if (a->kind == 'i')
-    return (float)(int64_t)bits;
-  if (a->item == 4) {
-    uint32_t w = (uint32_t)bits;
-    float v;
-    memcpy(&v, &w, 4);
-    return v;
-  }
-  double v;
-  memcpy(&v, &bits, 8);
-  return (float)v;
-}
-
 static float *npy_to_floats(const char *path, const npy_array *a) {
   float *v = malloc((a->count ? a->count : 1) * sizeof *v);
   if (!v)
     rt_data_error(path, "out of memory");
   for (size_t i = 0; v && i < a->count; i++)
-    v[i] = npy_item(a, i);
+    v[i] = (float)rt_elem_get(a->type, a->data, i);
   return v;
 }
 
-int rt_load_npy(const char *samples, const char *labels, rt_dataset *out) {
-  memset(out, 0, sizeof *out);
-  npy_array xs, ys;
-  if (npy_load(samples, &xs))
+int rt_load_npy_labels(const char *labels, rt_dataset *out) {
+  npy_array ys;
+  if (npy_load(labels, &ys))
     return -1;
-  if (npy_load(labels, &ys)) {
-    free(xs.data);
-    return -1;
-  }
   int rc = -1;
   if (ys.rank > 2)
-    rc = rt_data_error(labels, "labels of rank %d (want [samples] or [samples, K])", ys.rank);
-  else if (xs.dims[0] != ys.dims[0])
-    rc = rt_data_error(labels, "%zu labels for the %zu samples of %s", ys.dims[0], xs.dims[0],
-                       samples);
-  else if ((out->x = npy_to_floats(samples, &xs)) && (out->y = npy_to_floats(labels, &ys))) {
-    out->count = xs.dims[0];
-    out->features = out->count ? xs.count / out->count : 0;
+    rt_data_error(labels, "labels of rank %d (want [samples] or [samples, K])", ys.rank);
+  else if ((out->y = npy_to_floats(labels, &ys))) {
+    out->count = ys.dims[0];
     out->label_width = ys.rank == 2 ? ys.dims[1] : 1;
-    out->x_path = samples;
     out->y_path = labels;
     rc = 0;
   }
-  if (rc)
-    rt_dataset_free(out);
-  free(xs.data);
   free(ys.data);
   return rc;
 }
@@ -177,13 +148,21 @@ int rt_load_npy_samples(const char *samples, rt_dataset *out) {
   npy_array xs;
   if (npy_load(samples, &xs))
     return -1;
-  int rc = -1;
-  if ((out->x = npy_to_floats(samples, &xs))) {
-    out->count = xs.dims[0];
-    out->features = out->count ? xs.count / out->count : 0;
-    out->x_path = samples;
-    rc = 0;
-  }
-  free(xs.data);
+  out->count = xs.dims[0];
+  out->n_inputs = 1;
+  out->in[0] = (rt_samples){.features = out->count ? xs.count / out->count : 0,
+                            .type = xs.type, .x = xs.data, .path = samples};
+  return 0;
+}
+
+int rt_load_npy(const char *samples, const char *labels, rt_dataset *out) {
+  if (rt_load_npy_samples(samples, out))
+    return -1;
+  size_t count = out->count;
+  int rc = rt_load_npy_labels(labels, out);
+  if (rc == 0 && out->count != count)
+    rc = rt_data_error(labels, "%zu labels for the %zu samples of %s", out->count, count, samples);
+  if (rc)
+    rt_dataset_free(out);
   return rc;
 }

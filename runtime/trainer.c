@@ -41,28 +41,65 @@ static void *trainer_alloc64(size_t bytes) {
   return p;
 }
 
-/* The data must fit the model: values per sample, label width, classes. */
-static int trainer_load_set(const rt_trainer *t, const char *x, const char *y,
-                            const char *labels_option, rt_dataset *d) {
+/* Every input's samples (named[k], or the one file x for a one-input
+ * model) and the labels y. */
+static int trainer_load_files(const rt_trainer *t, const char *x, const char *y,
+                              const char *const *named, const char *labels_option,
+                              rt_dataset *d) {
   const rt_module *m = t->m;
-  size_t n = strlen(x);
-  int csv = n >= 4 && strcmp(x + n - 4, ".csv") == 0;
-  if (!y && !csv)
-    return rt_data_error(x, "its labels are missing: give them with %s (only a CSV file holds "
-                            "its own)", labels_option);
-  if (rt_load_any(x, y, t->o->label_column, t->o->csv_header, d))
+  if (!named[0]) {
+    size_t n = strlen(x);
+    if (!y && !(n >= 4 && strcmp(x + n - 4, ".csv") == 0))
+      return rt_data_error(x, "its labels are missing: give them with %s (only a CSV file "
+                              "holds its own)", labels_option);
+    return rt_load_any(x, y, t->o->label_column, t->o->csv_header, d);
+  }
+  memset(d, 0, sizeof *d);
+  if (!y)
+    return rt_data_error(named[0], "its labels are missing: give them with %s", labels_option);
+  if (rt_load_labels(y, d))
+    return -1;
+  d->n_inputs = m->n_inputs;
+  int rc = 0;
+  for (int k = 0; k < m->n_inputs && rc == 0; k++) {
+    size_t count;
+    rc = rt_load_samples(named[k], &d->in[k], &count);
+    if (rc == 0 && count != d->count)
+      rc = rt_data_error(named[k], "%zu samples, but %s holds %zu labels", count, y, d->count);
+  }
+  if (rc)
+    rt_dataset_free(d);
+  return rc;
+}
+
+/* The data must fit the model: values per sample of each input (converted
+ * to its type, every value checked), label width, classes. */
+static int trainer_load_set(const rt_trainer *t, const char *x, const char *y,
+                            const char *const *named, const char *labels_option,
+                            rt_dataset *d) {
+  const rt_module *m = t->m;
+  if (trainer_load_files(t, x, y, named, labels_option, d))
     return -1;
   int rc = 0;
   if (d->count == 0)
-    rc = rt_data_error(x, "no samples");
-  else if (d->features != m->in_features)
-    rc = rt_data_error(x, "%zu values per sample; the model '%s' takes %zu", d->features,
-                       m->name, m->in_features);
-  else if (d->label_width != m->label_width)
+    rc = rt_data_error(named[0] ? y : x, "no samples");
+  for (int k = 0; k < m->n_inputs && rc == 0; k++) {
+    rt_samples *s = &d->in[k];
+    const rt_input *in = &m->inputs[k];
+    if (s->features != in->features && m->n_inputs == 1)
+      rc = rt_data_error(s->path, "%zu values per sample; the model '%s' takes %zu", s->features,
+                         m->name, in->features);
+    else if (s->features != in->features)
+      rc = rt_data_error(s->path, "%zu values per sample; input '%s' of the model '%s' takes %zu",
+                         s->features, in->name, m->name, in->features);
+    else
+      rc = rt_samples_convert(s, d->count, in);
+  }
+  if (rc == 0 && d->label_width != m->label_width)
     rc = rt_data_error(d->y_path, "%zu values per label; the model '%s' wants %zu",
                        d->label_width, m->name, m->label_width);
-  else
-    rc = rt_dataset_check(d, m->label_width == 1 ? m->n_classes : 0);
+  else if (rc == 0)
+    rc = rt_dataset_check(d, m->n_classes);
   if (rc)
     rt_dataset_free(d);
   return rc;
@@ -71,10 +108,10 @@ static int trainer_load_set(const rt_trainer *t, const char *x, const char *y,
 static int trainer_setup(rt_trainer *t) {
   const rt_module *m = t->m;
   const rt_train_options *o = t->o;
-  if (trainer_load_set(t, o->train_x, o->train_y, "--train-labels", &t->train))
+  if (trainer_load_set(t, o->train_x, o->train_y, o->train_in, "--train-labels", &t->train))
     return -1;
-  t->has_val = o->val_x != NULL;
-  if (t->has_val && trainer_load_set(t, o->val_x, o->val_y, "--val-labels", &t->val))
+  t->has_val = o->val_x != NULL || o->val_in[0] != NULL;
+  if (t->has_val && trainer_load_set(t, o->val_x, o->val_y, o->val_in, "--val-labels", &t->val))
     return -1;
   t->state = trainer_alloc64(m->state_bytes);
   t->arena = trainer_alloc64(m->arena_bytes);
@@ -130,7 +167,8 @@ static int trainer_epoch(rt_trainer *t, int epoch, double lr, rt_metrics *s) {
   for (size_t b = 0; b < batches; b++) {
     rt_batch *bt = &t->batch;
     rt_batch_fill(bt, m, &t->train, t->perm, b * (size_t)m->batch);
-    double loss = m->grad(t->state, bt->x, bt->labels, bt->mask, bt->pred, t->arena);
+    double loss = m->grad(t->state, (const void *const *)bt->x, bt->labels, bt->mask, bt->pred,
+                          t->arena);
     if (!isfinite(loss))
       return trainer_bad_loss(t, epoch, b, loss);
     rt_metrics_add(s, m, bt, loss);
@@ -149,7 +187,7 @@ static void trainer_evaluate(rt_trainer *t, const rt_dataset *d, rt_metrics *s) 
   for (size_t start = 0; start < d->count; start += (size_t)m->batch) {
     rt_batch *bt = &t->batch;
     rt_batch_fill(bt, m, d, NULL, start);
-    m->predict(t->state, bt->x, bt->pred, t->arena);
+    m->predict(t->state, (const void *const *)bt->x, bt->pred, t->arena);
     double loss = 0;
     for (int r = 0; r < bt->n; r++)
       loss += rt_sample_loss(m, bt->pred + (size_t)r * m->out_features,

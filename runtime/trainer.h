@@ -10,6 +10,9 @@
 typedef struct rt_train_options {
   const char *train_x, *train_y; /* samples and labels (train_y NULL for CSV) */
   const char *val_x, *val_y;
+  /* --train-input/--val-input NAME=FILE: input k's samples (NULL: not given) */
+  const char *train_in[RT_MAX_INPUTS], *val_in[RT_MAX_INPUTS];
+  int n_train_in, n_val_in;
   int label_column;  /* CSV: the label's column, negative from the end */
   int csv_header;    /* 1, 0 or -1 (when the first row is not numeric) */
   int epochs;

@@ -3,17 +3,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "elem.h"
 #include "trainer.h"
+
+/* The model's inputs: "'x' (float32, 784 values)", one per line. */
+static void args_inputs(const rt_module *m, FILE *f) {
+  for (int k = 0; k < m->n_inputs; k++) {
+    const rt_input *in = &m->inputs[k];
+    fprintf(f, "  '%s': %s, %zu values per sample", in->name, rt_elem_name(in->type),
+            in->features);
+    if (in->has_range)
+      fprintf(f, ", each in [%lld, %lld) (%s)", (long long)in->lo, (long long)in->hi,
+              in->range_of ? in->range_of : "its valid range");
+    fputc('\n', f);
+  }
+}
 
 static void args_usage(const rt_module *m, FILE *f, const char *prog) {
   fprintf(f,
           "usage: %s --train-images FILE --train-labels FILE | --train FILE.csv|FILE.npy\n"
           "          [--val-images FILE --val-labels FILE | --val FILE] [options]\n"
-          "Trains the model '%s' (batch %d, fixed when it was compiled).\n"
-          "data (IDX, plain or .gz; CSV; NPY):\n"
+          "       %s --train-input NAME=FILE... --train-labels FILE\n"
+          "          [--val-input NAME=FILE... --val-labels FILE] [options]\n"
+          "Trains the model '%s' (batch %d, fixed when it was compiled). Its inputs:\n",
+          prog, prog, m->name, m->batch);
+  args_inputs(m, f);
+  fprintf(f,
+          "data (IDX, plain or .gz; CSV; NPY of float32/64, int8-64, uint8-32 or bool; values\n"
+          "are converted to the input's type and checked; IDX bytes are scaled to [0, 1] for\n"
+          "a float input):\n"
           "  --train-images/--train-labels FILE   samples and labels (IDX or .npy pairs)\n"
           "  --train FILE.csv                     samples with their labels in one CSV\n"
-          "  --val-images/--val-labels, --val     the validation set, the same way\n"
+          "  --train-input NAME=FILE              input NAME's samples (.npy or IDX images),\n"
+          "                                       one per input (a model with several needs\n"
+          "                                       this form), labels from --train-labels\n"
+          "  --val-images/--val-labels, --val, --val-input   the validation set, the same way\n"
           "  --label-column N     CSV: the label's column from 0, negative from the end "
           "(default 0)\n"
           "  --csv-header yes|no|auto             (default auto: skipped when not numeric)\n"
@@ -29,7 +53,7 @@ static void args_usage(const rt_module *m, FILE *f, const char *prog) {
           "  --threads N          OpenMP threads\n"
           "  --progress tty|lines redraw one line, or print one line per epoch (default: tty "
           "when stderr is a terminal)\n",
-          prog, m->name, m->batch, m->defaults.epochs, m->defaults.lr,
+          m->defaults.epochs, m->defaults.lr,
           (unsigned long long)m->defaults.seed);
 }
 
@@ -65,8 +89,60 @@ static void args_defaults(const rt_module *m, rt_train_options *o) {
   o->progress_tty = -1;
 }
 
+/* --train-input/--val-input NAME=FILE: FILE is input NAME's samples. */
+static int args_named_input(const rt_module *m, const char *opt, const char *val,
+                            const char **files, int *n) {
+  const char *eq = strchr(val, '=');
+  if (!eq || eq == val || !eq[1]) {
+    fprintf(stderr, "%s: want NAME=FILE, got '%s'\n", opt, val);
+    return -1;
+  }
+  for (int k = 0; k < m->n_inputs; k++)
+    if (strlen(m->inputs[k].name) == (size_t)(eq - val) &&
+        strncmp(m->inputs[k].name, val, (size_t)(eq - val)) == 0) {
+      if (files[k]) {
+        fprintf(stderr, "%s: input '%s' is given twice\n", opt, m->inputs[k].name);
+        return -1;
+      }
+      files[k] = eq + 1;
+      (*n)++;
+      return 0;
+    }
+  fprintf(stderr, "%s: the model '%s' has no input '%.*s'; its inputs:\n", opt, m->name,
+          (int)(eq - val), val);
+  args_inputs(m, stderr);
+  return -1;
+}
+
+/* The data options agree with each other and with the model's inputs. */
+static int args_check_data(const rt_module *m, const char *set, const char *x,
+                           const char *const *named, int n_named) {
+  if (x && n_named) {
+    fprintf(stderr, "--%s-input and --%s/--%s-images do not mix: give every input with "
+                    "--%s-input\n", set, set, set, set);
+    return -1;
+  }
+  if (x && m->n_inputs > 1) {
+    fprintf(stderr, "the model '%s' takes %d inputs: give each with --%s-input NAME=FILE\n",
+            m->name, m->n_inputs, set);
+    args_inputs(m, stderr);
+    return -1;
+  }
+  for (int k = 0; n_named && k < m->n_inputs; k++)
+    if (!named[k]) {
+      fprintf(stderr, "--%s-input: input '%s' has no file (give %s=FILE)\n", set,
+              m->inputs[k].name, m->inputs[k].name);
+      return -1;
+    }
+  return 0;
+}
+
 /* One option with its value; returns 0, or -1 when wrong. */
-static int args_take(rt_train_options *o, const char *opt, const char *val) {
+static int args_take(const rt_module *m, rt_train_options *o, const char *opt, const char *val) {
+  if (strcmp(opt, "--train-input") == 0)
+    return args_named_input(m, opt, val, o->train_in, &o->n_train_in);
+  if (strcmp(opt, "--val-input") == 0)
+    return args_named_input(m, opt, val, o->val_in, &o->n_val_in);
   static const char *const headers[] = {"no", "yes", "auto", NULL};
   static const char *const updates[] = {"minibatch", "batch", NULL};
   static const char *const stops[] = {"val_loss", "val_accuracy", "off", NULL};
@@ -135,12 +211,15 @@ int rt_train_parse_args(const rt_module *m, int argc, char **argv, rt_train_opti
               strncmp(argv[i], "--", 2) ? "unexpected argument (see --help)" : "needs a value");
       return 2;
     }
-    if (args_take(o, argv[i], argv[i + 1]))
+    if (args_take(m, o, argv[i], argv[i + 1]))
       return 2;
   }
-  if (!o->train_x) {
+  if (!o->train_x && !o->n_train_in) {
     args_usage(m, stderr, argv[0]);
     return 2;
   }
+  if (args_check_data(m, "train", o->train_x, o->train_in, o->n_train_in) ||
+      args_check_data(m, "val", o->val_x, o->val_in, o->n_val_in))
+    return 2;
   return 0;
 }

@@ -14,7 +14,9 @@
  *   nncc::BatchNormGrad(dY, X, scale, mean, inv_std[, mask]) -> (dX, dscale, dB)
  *       (masked samples: outside the statistics, zero dX)
  *   nncc::LayerNormGrad(dY, X, scale, mean, inv_std) -> (dX, dscale, dB)
- *       over the axes from `axis` on, as LayerNormalization's outputs 1 and 2 */
+ *       over the axes from `axis` on, as LayerNormalization's outputs 1 and 2;
+ *       scale holds one value per normalized element, or one per element of X
+ *       (dscale and dB then per element too) */
 #include "common.h"
 #include "grad_rules.h"
 
@@ -61,6 +63,15 @@ static nn_status infer_bn_train(ir_graph *g, ir_node *n) {
   const ir_tensor *flag = ir_in(n, 5);
   if (flag && (flag->dtype != IR_BOOL || ir_numel(flag) != 1))
     return diag_node(g->path, n, "input 5 'training' must be one bool");
+  const ir_tensor *x = n->inputs[0];
+  if (ir_numel(x) == x->dims[1]) { /* as PyTorch, which refuses it too */
+    char s[128];
+    return diag_node(g->path, n, "batch normalization in training needs more than one value "
+                     "per channel; X is %s (a batch of 1 without spatial axes), so every "
+                     "output would be B and no gradient would pass: train with batches of "
+                     "2 or more (--batch, or the train block's batch; not update = sample)",
+                     ir_shape_str(x, s, sizeof s));
+  }
   infer_same_as_input(g, n);
   set_channel_out(n, 1, n->inputs[0]);
   set_channel_out(n, 2, n->inputs[0]);
@@ -262,7 +273,8 @@ static nn_status infer_ln_grad(ir_graph *g, ir_node *n) {
     const ir_tensor *t = n->inputs[k];
     int64_t want = k == 2 ? cols : rows;
     bool stat_ok = k > 2 && t->dtype == IR_FLOAT; /* LayerNormalization keeps float stats */
-    if ((t->dtype != x->dtype && !stat_ok) || ir_numel(t) != want)
+    bool per_element = k == 2 && ir_numel(t) == rows * cols;
+    if ((t->dtype != x->dtype && !stat_ok) || (ir_numel(t) != want && !per_element))
       return diag_node(g->path, n, "input %d must hold %lld %s values (%s)", k, (long long)want,
                        ir_dtype_name(x->dtype), k == 2 ? "the normalized shape" : "one per row");
   }
@@ -277,20 +289,24 @@ static nn_status infer_ln_grad(ir_graph *g, ir_node *n) {
 
 /* Per row, with g = dy * scale and xh = (x - m) * is:
  * dx = is * (g - sum(g) / cols - (x - m) * is * is * sum(g * (x - m)) / cols);
- * per column, dscale = sum over rows of dy * xh and dB = sum of dy. */
+ * per column, dscale = sum over rows of dy * xh and dB = sum of dy (per
+ * element, with a scale per element: dy * xh and dy). */
 static void emit_ln_grad(emit_ctx *e, const ir_node *n) {
   int64_t rows, cols;
   if (ir_numel(n->inputs[1]) == 0 || ln_split(e->g, n, n->inputs[1], &rows, &cols))
     return;
   const char *T = ir_dtype_ctype(n->inputs[1]->dtype);
+  bool per_element = ir_numel(n->inputs[2]) != cols;
   emit_parallel_for(e, "r", rows, cols * 6);
   emit_line(e, "const %s *restrict dy = in0 + r * %lld, *restrict x = in1 + r * %lld;", T,
             (long long)cols, (long long)cols);
+  emit_line(e, "const %s *restrict s = in2%s;", T,
+            per_element ? mem_printf(e->g->mem, " + r * %lld", (long long)cols) : "");
   emit_line(e, "const %s m = in3[r], is = in4[r];", T);
   emit_line(e, "double sg = 0, sgx = 0;");
   emit_simd_sum(e, "sg, sgx");
   emit_for(e, "j", cols);
-  emit_line(e, "const %s gj = dy[j] * in2[j];", T);
+  emit_line(e, "const %s gj = dy[j] * s[j];", T);
   emit_line(e, "sg += gj;");
   emit_line(e, "sgx += gj * (x[j] - m);");
   emit_close(e);
@@ -298,12 +314,25 @@ static void emit_ln_grad(emit_ctx *e, const ir_node *n) {
             (long long)cols, T, (long long)cols);
   emit_simd(e);
   emit_for(e, "j", cols);
-  emit_line(e, "out0[r * %lld + j] = is * (dy[j] * in2[j] - mg - (x[j] - m) * kx);",
+  emit_line(e, "out0[r * %lld + j] = is * (dy[j] * s[j] - mg - (x[j] - m) * kx);",
             (long long)cols);
   emit_close(e);
   emit_close(e);
   if (!ir_out(n, 1) && !ir_out(n, 2))
     return;
+  if (per_element) {
+    emit_parallel_for(e, "r", rows, cols * 3);
+    emit_line(e, "const %s m = in3[r], is = in4[r];", T);
+    emit_for(e, "j", cols);
+    emit_line(e, "const int64_t i = r * %lld + j;", (long long)cols);
+    if (ir_out(n, 1))
+      emit_line(e, "out1[i] = (%s)(in0[i] * (in1[i] - m) * is);", T);
+    if (ir_out(n, 2))
+      emit_line(e, "out2[i] = in0[i];");
+    emit_close(e);
+    emit_close(e);
+    return;
+  }
   int64_t blocks = (cols + LN_COLS - 1) / LN_COLS;
   emit_parallel_for(e, "jb", blocks, rows * LN_COLS * 3);
   emit_line(e, "const int64_t j0 = jb * %d, nj = %lld - j0 < %d ? %lld - j0 : %d;", LN_COLS,
@@ -342,28 +371,45 @@ static nn_status grad_bn_train(ad_ctx *ad, const ir_node *n) {
   return NN_OK;
 }
 
+/* Whether p (broadcast to x, aligned on the last axes) holds exactly one
+ * value per normalized element: size 1 on the axes before `axis`, x's size
+ * from it on. */
+static bool per_normalized_element(const ir_tensor *p, const ir_tensor *x, int axis) {
+  for (int d = 0; d < x->rank; d++) {
+    int pd = d - (x->rank - p->rank);
+    int64_t size = pd >= 0 ? p->dims[pd] : 1;
+    if (size != (d < axis ? 1 : x->dims[d]))
+      return false;
+  }
+  return true;
+}
+
 /* LayerNormalization (given its Mean and InvStdDev outputs by the
- * train-forward pass): LayerNormGrad; B's gradient takes B's shape. */
+ * train-forward pass): LayerNormGrad. Scale and B broadcast to X any way
+ * ONNX allows: a Scale with one value per normalized element goes to the
+ * kernel as it is; any other is expanded to X's shape first and its
+ * gradient summed back over the broadcast axes, as is B's. */
 nn_status grad_layer_norm(ad_ctx *ad, const ir_node *n) {
   ir_tensor *dy = ad_out_grad(ad, n, 0);
   if (!dy)
     return NN_OK;
   ir_tensor *x = n->inputs[0], *scale = n->inputs[1], *bias = ir_in(n, 2);
-  int64_t rows, cols;
-  if (ln_split(ad_graph(ad), n, x, &rows, &cols))
+  int axis;
+  if (norm_axis(ad_graph(ad), n, ir_attr_int(n, "axis", -1), x->rank, &axis))
     return NN_ERR;
-  if (!ir_out(n, 1) || !ir_out(n, 2) || ir_numel(scale) != cols ||
-      (bias && ir_numel(bias) != cols))
-    return diag_node(ad_graph(ad)->path, n, "training needs Scale and B with one value per "
-                     "normalized element (%lld), not broadcast", (long long)cols);
-  ir_tensor *in[5] = {dy, x, scale, n->outputs[1], n->outputs[2]};
+  NN_ASSERT(ir_out(n, 1) && ir_out(n, 2)); /* pass_train_forward gave them */
+  bool direct = per_normalized_element(scale, x, axis);
+  ir_tensor *s = direct ? scale : ad_op(ad, "Expand", scale, ad_ints(ad, x->rank, x->dims));
+  ir_tensor *in[5] = {dy, x, s, n->outputs[1], n->outputs[2]};
   ir_node *b = ad_begin(ad, "nncc", "LayerNormGrad", 5, in, 3);
   ad_attr_int(ad, b, "axis", ir_attr_int(n, "axis", -1));
   ad_finish(ad, b);
   ad_give_grad(ad, n, 0, b->outputs[0]);
-  ad_give_grad(ad, n, 1, b->outputs[1]);
-  if (bias)
+  ad_give_grad(ad, n, 1, direct ? b->outputs[1] : ad_reduce_to(ad, b->outputs[1], scale));
+  if (bias && direct && per_normalized_element(bias, x, axis))
     ad_give_grad(ad, n, 2, ad_reshape_to(ad, b->outputs[2], bias));
+  else if (bias)
+    ad_give_grad(ad, n, 2, ad_reduce_to(ad, dy, bias));
   return NN_OK;
 }
 

@@ -18,7 +18,10 @@ roles swapped) with output_padding; MaxPoolGrad and AveragePoolGrad (pads,
 strides, dilations, ceil_mode, count_include_pad, global windows);
 BatchNormTrain, BatchNormGrad, LayerNormGrad; DropoutTrain and DropoutGrad
 (the mask's rate, determinism per seed and step, the scaling); ResizeGrad
-(nearest and linear).
+(nearest and linear); RecurrentGrad (RNN, GRU both reset placements, LSTM;
+every direction, layout 1, clip, sequence_lens, peepholes; sizes that run
+its phases on threads, whose outputs must be the same bits on 1 and 2
+threads), against the ONNX equations written in torch ops.
 
 The last line printed is `N passed, M failed`; exit status 1 on any failure.
 """
@@ -49,6 +52,7 @@ class Model:
         self.inits = []
         self.nodes, self.inputs, self.outputs = [], [], []
         self.feeds, self.checks = {}, []  # (case, output, fn(value, all outputs) -> error or None)
+        self.same_bits = False  # outputs must not depend on the thread count
 
     def feed(self, name, value):
         value = np.ascontiguousarray(value)
@@ -401,34 +405,48 @@ def resize_model(rng):
 
 # ---- recurrent ----
 
-def onnx_recurrent(kind, x, W, R, B, h0, c0, direction, lbr):
-    """ONNX's RNN/GRU/LSTM (default activations, layout 0) in torch ops: Y, Y_h, Y_c."""
+def onnx_recurrent(kind, x, W, R, B, h0, c0, direction, lbr, clip=None, P=None, lens=None):
+    """ONNX's RNN/GRU/LSTM (default activations, layout 0) in torch ops: Y, Y_h, Y_c.
+    clip clamps every gate's pre-activation (torch.clamp: no gradient outside);
+    P holds the LSTM peepholes [i, o, f]; past lens[b] a sample holds its state
+    and its Y is zero."""
     S, D, H = x.shape[0], W.shape[0], R.shape[2]
+    cl = (lambda v: torch.clamp(v, -clip, clip)) if clip else (lambda v: v)
     ys, hs, cs = [], [], []
     for d in range(D):
         rev = direction == "reverse" or d == 1
         w, r, wb, rb = W[d], R[d], B[d][:W.shape[1]], B[d][W.shape[1]:]
         h, c = h0[d], c0[d] if c0 is not None else None
+        pi, po, pf = (P[d][k * H:(k + 1) * H] for k in range(3)) if P is not None else (0, 0, 0)
         out = [None] * S
         for s in range(S):
             t = S - 1 - s if rev else s
             xw = x[t] @ w.T + wb
+            hold = None if lens is None else torch.tensor((t < lens).astype(np.float64))[:, None]
+            hp, cp = h, c
             if kind == "RNN":
-                h = torch.tanh(xw + h @ r.T + rb)
+                h = torch.tanh(cl(xw + h @ r.T + rb))
             elif kind == "LSTM":
                 a = xw + h @ r.T + rb
                 i, o, f, g = [a[:, k * H:(k + 1) * H] for k in range(4)]
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
+                c = torch.sigmoid(cl(f + pf * c)) * c + torch.sigmoid(cl(i + pi * c)) * \
+                    torch.tanh(cl(g))
+                h = torch.sigmoid(cl(o + po * c)) * torch.tanh(c)
             else:
-                z = torch.sigmoid(xw[:, :H] + h @ r[:H].T + rb[:H])
-                rg = torch.sigmoid(xw[:, H:2 * H] + h @ r[H:2 * H].T + rb[H:2 * H])
+                z = torch.sigmoid(cl(xw[:, :H] + h @ r[:H].T + rb[:H]))
+                rg = torch.sigmoid(cl(xw[:, H:2 * H] + h @ r[H:2 * H].T + rb[H:2 * H]))
                 if lbr:
-                    hh = torch.tanh(xw[:, 2 * H:] + rg * (h @ r[2 * H:].T + rb[2 * H:]))
+                    hh = torch.tanh(cl(xw[:, 2 * H:] + rg * (h @ r[2 * H:].T + rb[2 * H:])))
                 else:
-                    hh = torch.tanh(xw[:, 2 * H:] + (rg * h) @ r[2 * H:].T + rb[2 * H:])
+                    hh = torch.tanh(cl(xw[:, 2 * H:] + (rg * h) @ r[2 * H:].T + rb[2 * H:]))
                 h = (1 - z) * hh + z * h
-            out[t] = h
+            if hold is not None:
+                out[t] = h * hold
+                h = hold * h + (1 - hold) * hp
+                if kind == "LSTM":
+                    c = hold * c + (1 - hold) * cp
+            else:
+                out[t] = h
         ys.append(torch.stack(out))
         hs.append(h)
         cs.append(c)
@@ -437,12 +455,17 @@ def onnx_recurrent(kind, x, W, R, B, h0, c0, direction, lbr):
 
 
 def recurrent_case(m, rng, case, kind, S, Bt, I, H, direction="forward", lbr=0, h0=True,
-                   bias=True, dtype=np.float32):
+                   bias=True, dtype=np.float32, clip=None, peep=False, lens=None, layout=0,
+                   scale=1.0):
+    """lens: per-sample lengths (sequence_lens); layout 1 feeds and expects
+    batch-first tensors (X [B, S, I], Y [B, S, D, H], states [B, D, H]);
+    scale multiplies X (large values make clip bite)."""
     D = 2 if direction == "bidirectional" else 1
     G = {"RNN": 1, "GRU": 3, "LSTM": 4}[kind]
-    vals = {"x": rand(rng, S, Bt, I), "w": rand(rng, D, G * H, I) / np.sqrt(I),
+    vals = {"x": rand(rng, S, Bt, I) * scale, "w": rand(rng, D, G * H, I) / np.sqrt(I),
             "r": rand(rng, D, G * H, H) / np.sqrt(H), "b": rand(rng, D, 2 * G * H) * 0.5,
-            "h0": rand(rng, D, Bt, H) * 0.5, "c0": rand(rng, D, Bt, H) * 0.5}
+            "h0": rand(rng, D, Bt, H) * 0.5, "c0": rand(rng, D, Bt, H) * 0.5,
+            "p": rand(rng, D, 3 * H) * 0.5}
     if not bias:
         vals["b"] = np.zeros((D, 2 * G * H))
     if not h0:
@@ -450,15 +473,24 @@ def recurrent_case(m, rng, case, kind, S, Bt, I, H, direction="forward", lbr=0, 
         vals["c0"] = np.zeros((D, Bt, H))
     ts = {k: t(v) for k, v in vals.items()}
     Y, Yh, Yc = onnx_recurrent(kind, ts["x"], ts["w"], ts["r"], ts["b"], ts["h0"],
-                               ts["c0"] if kind == "LSTM" else None, direction, lbr)
+                               ts["c0"] if kind == "LSTM" else None, direction, lbr, clip,
+                               ts["p"] if peep else None, lens)
     dy, dyh, dyc = rand(rng, *Y.shape), rand(rng, *Yh.shape), rand(rng, *Yh.shape)
     outs, grads = [Y, Yh], [torch.tensor(dy), torch.tensor(dyh)]
     if kind == "LSTM":
         outs.append(Yc)
         grads.append(torch.tensor(dyc))
     wrt = ["x", "w", "r"] + (["b"] if bias else []) + (["h0"] if h0 else []) + \
-        (["c0"] if h0 and kind == "LSTM" else [])
+        (["c0"] if h0 and kind == "LSTM" else []) + (["p"] if peep else [])
     refs = dict(zip(wrt, torch.autograd.grad(outs, [ts[k] for k in wrt], grads)))
+    refs = {k: v.numpy() for k, v in refs.items()}
+    if layout:  # batch first: X, dX [B, S, I], dY [B, S, D, H], states [B, D, H]
+        for k in ("x", "h0", "c0"):
+            vals[k] = vals[k].transpose(1, 0, 2)
+        for k in ("x", "h0", "c0"):
+            if k in refs:
+                refs[k] = refs[k].transpose(1, 0, 2)
+        dy, dyh, dyc = dy.transpose(2, 0, 1, 3), dyh.transpose(1, 0, 2), dyc.transpose(1, 0, 2)
     p = lambda n: f"{case}_{n}"  # noqa: E731
     for k in ("x", "w", "r"):
         m.feed(p(k), cast(vals[k], dtype))
@@ -467,20 +499,31 @@ def recurrent_case(m, rng, case, kind, S, Bt, I, H, direction="forward", lbr=0, 
            m.feed(p("c0"), cast(vals["c0"], dtype)) if h0 and kind == "LSTM" else "",
            m.feed(p("dy"), cast(dy, dtype)), m.feed(p("dyh"), cast(dyh, dtype)),
            m.feed(p("dyc"), cast(dyc, dtype)) if kind == "LSTM" else ""]
-    names = {"x": "dx", "w": "dw", "r": "dr", "b": "db", "h0": "dh0", "c0": "dc0"}
+    if lens is not None or peep:
+        ins.append(m.feed(p("lens"), lens.astype(np.int32)) if lens is not None else "")
+    if peep:
+        ins.append(m.feed(p("p"), cast(vals["p"], dtype)))
+    names = {"x": "dx", "w": "dw", "r": "dr", "b": "db", "h0": "dh0", "c0": "dc0", "p": "dp"}
     outs = [p(names[k]) if k in refs else "" for k in ("x", "w", "r", "b", "h0", "c0")]
     outs[3] = outs[3] or p("db_unused")
     outs[4] = outs[4] or p("dh0_unused")
     if kind == "LSTM":
         outs[5] = outs[5] or p("dc0_unused")
-    m.node("RecurrentGrad", ins, outs + [p("work")], domain="nncc", kind=kind,
-           direction=direction, hidden_size=H, linear_before_reset=lbr)
+    outs.append(p("work"))
+    if peep:
+        outs.append(p("dp"))
+    attrs = dict(kind=kind, direction=direction, hidden_size=H, linear_before_reset=lbr,
+                 layout=layout)
+    if clip:
+        attrs["clip"] = clip
+    m.node("RecurrentGrad", ins, outs, domain="nncc", **attrs)
     for k, ref in refs.items():
-        m.expect(case, p(names[k]), ref.numpy(), dtype)
+        m.expect(case, p(names[k]), ref, dtype)
 
 
 def recurrent_model(rng):
     m = Model("recurrent")
+    m.same_bits = True
     recurrent_case(m, rng, "rnn_fwd", "RNN", 5, 3, 4, 6)
     recurrent_case(m, rng, "rnn_bidir", "RNN", 4, 2, 3, 5, direction="bidirectional")
     recurrent_case(m, rng, "lstm_fwd", "LSTM", 5, 3, 4, 6)
@@ -491,17 +534,42 @@ def recurrent_model(rng):
     recurrent_case(m, rng, "gru_lbr_bidir", "GRU", 4, 2, 3, 5, direction="bidirectional", lbr=1)
     recurrent_case(m, rng, "gru_rev_nobias", "GRU", 4, 2, 3, 4, direction="reverse", bias=False)
     recurrent_case(m, rng, "lstm_f64", "LSTM", 4, 2, 3, 4, dtype=np.float64)
+    # large enough for the phases to run on threads (nncc run builds with -fopenmp)
+    recurrent_case(m, rng, "lstm_threads", "LSTM", 9, 7, 8, 12, direction="bidirectional")
+    recurrent_case(m, rng, "gru_threads", "GRU", 9, 7, 8, 16)
+    recurrent_case(m, rng, "gru_lbr_threads", "GRU", 9, 7, 8, 12, lbr=1, direction="reverse")
+    # sequence_lens: lengths 0 to S, both directions
+    lens = np.array([5, 0, 3, 1])
+    recurrent_case(m, rng, "rnn_lens", "RNN", 5, 4, 3, 4, lens=lens, direction="bidirectional")
+    recurrent_case(m, rng, "lstm_lens", "LSTM", 5, 4, 3, 4, lens=lens, direction="bidirectional")
+    recurrent_case(m, rng, "gru_lens", "GRU", 5, 4, 3, 4, lens=lens, direction="reverse")
+    recurrent_case(m, rng, "gru_lbr_lens", "GRU", 5, 4, 3, 4, lens=lens, lbr=1)
+    # clip (inputs scaled so that some pre-activations are clipped), peepholes, layout 1
+    recurrent_case(m, rng, "rnn_clip", "RNN", 5, 3, 4, 5, clip=1.0, scale=3.0)
+    recurrent_case(m, rng, "lstm_clip", "LSTM", 5, 3, 4, 5, clip=1.5, scale=3.0,
+                   direction="bidirectional")
+    recurrent_case(m, rng, "gru_clip", "GRU", 5, 3, 4, 5, clip=1.0, scale=3.0)
+    recurrent_case(m, rng, "gru_lbr_clip", "GRU", 5, 3, 4, 5, clip=1.0, scale=3.0, lbr=1)
+    recurrent_case(m, rng, "lstm_peep", "LSTM", 5, 3, 4, 5, peep=True, direction="bidirectional")
+    recurrent_case(m, rng, "lstm_peep_clip_lens", "LSTM", 5, 4, 3, 4, peep=True, clip=1.2,
+                   scale=3.0, lens=lens, direction="reverse")
+    recurrent_case(m, rng, "lstm_layout1", "LSTM", 4, 3, 3, 5, layout=1, direction="bidirectional")
+    recurrent_case(m, rng, "gru_layout1_lens", "GRU", 5, 4, 3, 4, layout=1, lens=lens, lbr=1)
+    recurrent_case(m, rng, "lstm_peep_f64", "LSTM", 4, 2, 3, 4, peep=True, clip=1.0, scale=3.0,
+                   dtype=np.float64)
     return m
 
 
 # ---- running the models ----
 
-def run_model(nncc, m, work):
+def run_model(nncc, m, work, threads=None):
     path = os.path.join(work, m.name + ".onnx")
     onnx.save(m.onnx(), path)
     env = dict(os.environ, NNCC_TEST_INTERNAL_OPS="1",
                NNCC_CFLAGS="-O2 -std=c11 -Wall -Wextra -Werror")
-    args = [nncc, "run", path, "--output-dir", os.path.join(work, m.name + "_out")]
+    out_dir = os.path.join(work, m.name + "_out%s" % (threads or ""))
+    args = [nncc, "run", path, "--output-dir", out_dir] + \
+        (["--threads", str(threads)] if threads else [])
     for name, v in m.feeds.items():
         f = os.path.join(work, name + ".npy")
         np.save(f, v)
@@ -521,7 +589,7 @@ def run_model(nncc, m, work):
                            text=True)
         if r.returncode != 0:
             return f"{cc} rejects the generated C: {r.stderr.strip()[-2000:]}", None
-    outs = [np.load(os.path.join(work, m.name + "_out", f"output_{i}.npy"))
+    outs = [np.load(os.path.join(out_dir, f"output_{i}.npy"))
             for i in range(len(m.outputs))]
     return None, outs
 
@@ -542,7 +610,13 @@ def main():
         m = build(np.random.default_rng(1234))
         if a.filter and not re.search(a.filter, m.name):
             continue
-        err, outs = run_model(os.path.abspath(a.nncc), m, work)
+        err, outs = run_model(os.path.abspath(a.nncc), m, work, 2 if m.same_bits else None)
+        if m.same_bits and not err:  # the same bits on one thread as on two
+            err1, outs1 = run_model(os.path.abspath(a.nncc), m, work, 1)
+            same = not err1 and all(np.array_equal(u, v) for u, v in zip(outs, outs1))
+            passed, failed = passed + same, failed + (not same)
+            print(f"{'ok  ' if same else 'FAIL'} {m.name}: the same bits on 1 and 2 threads"
+                  + (f" ({err1})" if err1 else ""))
         cases = {}
         named = {name: outs[i] for i, (_, name, _) in enumerate(m.checks)} if outs else {}
         for i, (case, name, check) in enumerate(m.checks):

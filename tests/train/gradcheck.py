@@ -294,11 +294,39 @@ CASES.update({
     "batchnorm_train_2d": on_z((B, 4), [node("BatchNormalization", ["z", "s", "b", "rm", "rv"],
                                              ["y"])], {"s": w(4, lo=0.5, hi=1.5), "b": w(4)},
                                consts=[const("rm", np.zeros(4)), const("rv", np.ones(4))]),
+    # PyTorch's training export: training_mode=1, the updated running statistics
+    # as outputs nothing reads; rank 3 (1-D convolutions) and rank 5 (3-D).
+    "batchnorm_train_mode_outputs": on_z((B, 2, 5), [node("BatchNormalization",
+                                                          ["z", "s", "b", "rm", "rv"],
+                                                          ["y", "rm_new", "rv_new"], training_mode=1)],
+                                         {"s": w(2, lo=0.5, hi=1.5), "b": w(2)},
+                                         consts=[const("rm", np.zeros(2)), const("rv", np.ones(2))]),
+    "batchnorm_train_3d": on_z((B, 2, 2, 3, 2), [node("BatchNormalization", ["z", "s", "b", "rm", "rv"],
+                                                      ["y"], epsilon=1e-4)],
+                               {"s": w(2, lo=0.5, hi=1.5), "b": w(2)},
+                               consts=[const("rm", np.zeros(2)), const("rv", np.ones(2))]),
+    # On the data itself: no gradient wanted for X.
+    "batchnorm_on_input": Case([node("BatchNormalization", ["x", "s", "b", "rm", "rv"], ["n"]),
+                                node("Mul", ["n", "W"], ["y"])], (B, 3, 2),
+                               {"s": w(3, lo=0.5, hi=1.5), "b": w(3), "W": w(3, 2)},
+                               consts=[const("rm", np.zeros(3)), const("rv", np.ones(3))]),
     "layernorm": on_z((B, 3, 4), [node("LayerNormalization", ["z", "s", "b"], ["y"], axis=-1)],
                       {"s": w(4, lo=0.5, hi=1.5), "b": w(4)}),
     "layernorm_two_axes": on_z((B, 3, 4), [node("LayerNormalization", ["z", "s", "b"], ["y"],
                                                 axis=1)],
                                {"s": w(3, 4, lo=0.5, hi=1.5), "b": w(3, 4)}),
+    # Scale and B broadcast (unidirectionally, to X): within the normalized shape,
+    # and over the axes before it, where each row has its own scale.
+    "layernorm_broadcast_scale": on_z((B, 3, 4), [node("LayerNormalization", ["z", "s", "b"], ["y"],
+                                                       axis=1)],
+                                      {"s": w(4, lo=0.5, hi=1.5), "b": w(3, 1)}),
+    "layernorm_scalar_scale": on_z((B, 3, 4), [node("LayerNormalization", ["z", "s", "b"], ["y"])],
+                                   {"s": w(1, lo=0.5, hi=1.5), "b": w(1, 4)}),
+    "layernorm_scale_per_row": on_z((B, 3, 3), [node("LayerNormalization", ["z", "s", "b"], ["y"])],
+                                    {"s": w(3, 1, lo=0.5, hi=1.5), "b": w(3, 1)}),
+    "layernorm_scale_over_batch": on_z((B, 3, 4), [node("LayerNormalization", ["z", "s"], ["y"],
+                                                        axis=2)],
+                                       {"s": w(B, 1, 4, lo=0.5, hi=1.5)}),
     "dropout": on_z((B, 8), [node("Dropout", ["z", "ratio"], ["y"])],
                     consts=[const("ratio", np.array(0.4))]),
     "dropout_ratio0": on_z((B, 4), [node("Dropout", ["z", "ratio"], ["y"])],
@@ -316,18 +344,31 @@ CASES.update({
 })
 
 
-def recurrent(op, direction="forward", H=3, use_y=False, **attrs):
-    """z [B, S, I] -> time first -> op -> Y_h (or Y) batch first; W, R, B, h0 learned."""
+def recurrent(op, direction="forward", H=3, use_y=False, lens=None, peep=False, layout=0,
+              **attrs):
+    """z [B, S, I] -> time first -> op -> Y_h (or Y) batch first; W, R, B, h0 learned.
+    lens: constant sequence_lens; peep: learned LSTM peepholes P; layout 1
+    reads z and gives Y, Y_h batch first without the transposes."""
     D = 2 if direction == "bidirectional" else 1
     G = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
     outs = ["Y", "Yh"]
-    tail = [node("Transpose", ["z"], ["zt"], perm=[1, 0, 2]),
-            node(op, ["zt", "Wr", "Rr", "Br", "", "h0"], outs, hidden_size=H, direction=direction,
-                 **attrs)]
-    tail.append(node("Transpose", ["Y"], ["y"], perm=[2, 0, 1, 3]) if use_y else
-                node("Transpose", ["Yh"], ["y"], perm=[1, 0, 2]))
-    return on_z((B, 4, 3), tail, {"Wr": w(D, G * H, 3), "Rr": w(D, G * H, H), "Br": w(D, 2 * G * H),
-                                 "h0": w(D, B, H, lo=-0.5, hi=0.5)})
+    ins = ["z" if layout else "zt", "Wr", "Rr", "Br", "lens" if lens else "",
+           "h0"] + (["", "P"] if peep else [])
+    tail = [] if layout else [node("Transpose", ["z"], ["zt"], perm=[1, 0, 2])]
+    tail.append(node(op, ins, outs, hidden_size=H, direction=direction, **attrs,
+                     **({"layout": 1} if layout else {})))
+    if layout:
+        tail.append(node("Identity", ["Y" if use_y else "Yh"], ["y"]))
+    else:
+        tail.append(node("Transpose", ["Y"], ["y"], perm=[2, 0, 1, 3]) if use_y else
+                    node("Transpose", ["Yh"], ["y"], perm=[1, 0, 2]))
+    params = {"Wr": w(D, G * H, 3), "Rr": w(D, G * H, H), "Br": w(D, 2 * G * H),
+              "h0": w(*((B, D, H) if layout else (D, B, H)), lo=-0.5, hi=0.5)}
+    if peep:
+        params["P"] = w(D, 3 * H)
+    case = on_z((B, 4, 3), tail, params,
+                consts=[const("lens", np.array(lens, np.int32))] if lens else ())
+    return case
 
 
 CASES.update({
@@ -338,6 +379,18 @@ CASES.update({
     "lstm_bptt_bidirectional": recurrent("LSTM", "bidirectional", use_y=True),
     "gru_bptt": recurrent("GRU", use_y=True),
     "gru_bptt_linear_before_reset": recurrent("GRU", "bidirectional", linear_before_reset=1),
+    # clip: no gradient where a gate's pre-activation was clipped; sequence_lens: a
+    # sample holds its state past its length (3 samples, 4 steps); LSTM peepholes
+    "rnn_bptt_clip": recurrent("RNN", use_y=True, clip=0.5),
+    "lstm_bptt_peepholes": recurrent("LSTM", "bidirectional", use_y=True, peep=True),
+    "lstm_bptt_peepholes_clip_lens": recurrent("LSTM", "reverse", use_y=True, peep=True, clip=0.6,
+                                               lens=[4, 2, 1]),
+    "gru_bptt_lens_clip": recurrent("GRU", "bidirectional", use_y=True, lens=[4, 2, 1], clip=0.7,
+                                    linear_before_reset=1),
+    "gru_bptt_lens": recurrent("GRU", lens=[2, 4, 3]),
+    "lstm_bptt_layout1": recurrent("LSTM", "bidirectional", use_y=True, layout=1),
+    "gru_bptt_layout1_lens": recurrent("GRU", "reverse", layout=1, lens=[3, 4, 2]),
+    "lstm_bptt_default_activations_named": recurrent("LSTM", activations=["sigmoid", "Tanh", "Tanh"]),
 })
 
 

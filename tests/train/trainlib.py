@@ -23,12 +23,15 @@ def compilers():
 
 def build(nncc, model, train_args, workdir, x, pred_count, label_width, ccs=None,
           pred_dtype=np.float32):
-    """Writes model (an onnx.ModelProto) and its module into workdir; returns
-    the driver's path, built with the first compiler of ccs (the others only
-    compile, to check warnings)."""
+    """Writes model (an onnx.ModelProto, or the path of a .nn file) and its
+    module into workdir; returns the driver's path, built with the first
+    compiler of ccs (the others only compile, to check warnings)."""
     os.makedirs(workdir, exist_ok=True)
-    path = os.path.join(workdir, "model.onnx")
-    onnx.save(model, path)
+    if isinstance(model, str):
+        path = model
+    else:
+        path = os.path.join(workdir, "model.onnx")
+        onnx.save(model, path)
     cmd = [nncc, "train", path, "-o", os.path.join(workdir, "t.c"), "--prefix", "t",
            "--no-openmp", "--module-only"] + list(train_args)
     p = subprocess.run(cmd, capture_output=True, text=True)

@@ -1112,6 +1112,21 @@ ERR(train_loss_not_output,
     "      |              ^\n"
     "  hint: list it on the output line\n")
 
+ERR(train_batch_with_sample,
+    "model m\n"
+    "input x [4]\n"
+    "y = dense(x, 2)\n"
+    "output y\n"
+    "train {\n"
+    "  loss = mse(y)\n"
+    "  update = sample\n"
+    "  batch = 8\n"
+    "}\n",
+    "t.nn:8:3: error: batch = 8 contradicts update = sample (one sample per step)\n"
+    "    8 |   batch = 8\n"
+    "      |   ^~~~~\n"
+    "  hint: drop the batch setting: update = sample trains on batches of 1\n")
+
 ERR(train_loss_which_output,
     "model m\n"
     "input x [4]\n"

@@ -54,7 +54,8 @@ Test(runtime_shuffle, below_is_uniform_enough) {
 }
 
 static rt_module small_module(void) {
-  rt_module m = {.name = "m", .batch = 4, .in_features = 2, .out_features = 3,
+  static const rt_input x = {.name = "x", .type = RT_ELEM_FLOAT32, .features = 2};
+  rt_module m = {.name = "m", .batch = 4, .inputs = &x, .n_inputs = 1, .out_features = 3,
                  .label_type = RT_LABEL_INT64, .label_width = 1, .n_classes = 3,
                  .loss = RT_LOSS_CE};
   return m;
@@ -63,20 +64,22 @@ static rt_module small_module(void) {
 Test(runtime_batch, short_last_batch_is_masked) {
   rt_module m = small_module();
   float x[5 * 2] = {0, 1, 10, 11, 20, 21, 30, 31, 40, 41}, y[5] = {0, 1, 2, 0, 1};
-  rt_dataset d = {.count = 5, .features = 2, .x = x, .label_width = 1, .y = y};
+  rt_dataset d = {.count = 5, .n_inputs = 1, .label_width = 1, .y = y};
+  d.in[0] = (rt_samples){.features = 2, .type = RT_ELEM_FLOAT32, .x = x};
   size_t perm[5] = {4, 3, 2, 1, 0};
   rt_batch b;
   cr_assert_eq(rt_batch_alloc(&b, &m), 0);
   cr_assert_eq(rt_batch_count(5, 4), 2);
   cr_assert_eq(rt_batch_fill(&b, &m, &d, perm, 0), 4);
-  cr_assert_eq(b.x[0], 40);
+  const float *bx = b.x[0];
+  cr_assert_eq(bx[0], 40);
   cr_assert_eq(((int64_t *)b.labels)[1], 0);
   cr_assert_eq(rt_batch_fill(&b, &m, &d, perm, 4), 1);
-  cr_assert_eq(b.x[0], 0);
-  cr_assert_eq(b.x[1], 1);
+  cr_assert_eq(bx[0], 0);
+  cr_assert_eq(bx[1], 1);
   float mask[4] = {1, 0, 0, 0}, zeros[6] = {0};
   cr_assert_arr_eq(b.mask, mask, sizeof mask);
-  cr_assert_arr_eq(b.x + 2, zeros, sizeof zeros);
+  cr_assert_arr_eq(bx + 2, zeros, sizeof zeros);
   rt_batch_free(&b);
 }
 
@@ -206,7 +209,7 @@ Test(runtime_checkpoint, rejects_other_model_and_damage, .init = cr_redirect_std
            "%s: written by another model (state table hash 0000000000000abc, 16 bytes; this "
            "trainer's is 0000000000000abd, 16 bytes)\n"
            "%s: damaged checkpoint (checksum mismatch)\n"
-           "%s: not an nncc checkpoint (bad magic)\n", p, p, p);
+           "%s: truncated checkpoint\n", p, p, p);
   cr_assert_stderr_eq_str(expect);
   remove(p);
 }
@@ -237,9 +240,9 @@ Test(runtime_progress, one_line_per_epoch_without_a_terminal) {
   rt_progress p;
   rt_progress_init(&p, f, 0, 3);
   rt_progress_epoch_begin(&p, 2, 10);
-  rt_metrics s = {.loss_sum = 5, .samples = 10, .correct = 7, .has_accuracy = 1};
+  rt_metrics s = {.loss_sum = 5, .samples = 10, .judged = 10, .correct = 7, .has_accuracy = 1};
   rt_progress_batch(&p, 5, &s); /* nothing between epochs when not a terminal */
-  rt_metrics v = {.loss_sum = 1, .samples = 4, .correct = 1, .has_accuracy = 1};
+  rt_metrics v = {.loss_sum = 1, .samples = 4, .judged = 4, .correct = 1, .has_accuracy = 1};
   rt_progress_epoch_end(&p, &s, &v, 0.01);
   fclose(f);
   (void)m;
@@ -256,7 +259,7 @@ Test(runtime_progress, redrawn_bar_on_a_terminal) {
   rt_progress p;
   rt_progress_init(&p, f, 1, 1);
   rt_progress_epoch_begin(&p, 1, 4);
-  rt_metrics s = {.loss_sum = 2, .samples = 8, .correct = 4, .has_accuracy = 1};
+  rt_metrics s = {.loss_sum = 2, .samples = 8, .judged = 8, .correct = 4, .has_accuracy = 1};
   rt_progress_batch(&p, 2, &s);
   fclose(f);
   cr_assert(strstr(text, "\r\033[Kepoch 1/1 [============>...........] 2/4  loss 0.2500  "
