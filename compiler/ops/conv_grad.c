@@ -176,7 +176,7 @@ static int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b 
  * memcpy. */
 static void emit_x_row(emit_ctx *e, const wgrad_geo *w, const wg_flat *f, int i, const char *dst,
                        const char *src, const int64_t *dense, const int64_t *cnt, size_t es) {
-  if (i == w->nsp) {
+  if (i >= w->nsp || i >= CONV_MAX_SP) { /* the second: gcc -O3 cannot bound nsp */
     emit_line(e, "*(%s) = *(%s);", dst, src);
     return;
   }

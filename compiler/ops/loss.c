@@ -54,7 +54,7 @@ static nn_status check_weight(ir_graph *g, const ir_node *n) {
 }
 
 static nn_status infer_loss(ir_graph *g, ir_node *n) {
-  loss_red red;
+  loss_red red = RED_MEAN;
   if (check_arity(g, n, 2, 3) || check_float(g, n, 0) || loss_reduction(g, n, &red))
     return NN_ERR;
   const ir_tensor *x = n->inputs[0], *t = n->inputs[1];
@@ -126,7 +126,7 @@ static void emit_label(emit_ctx *e, const ir_node *n, int64_t C, int64_t D) {
 static void emit_loss(emit_ctx *e, const ir_node *n) {
   const ir_tensor *x = n->inputs[0];
   ir_dtype t = x->dtype;
-  loss_red red;
+  loss_red red = RED_MEAN;
   if (loss_reduction(e->g, n, &red))
     return;
   int64_t N = x->dims[0], C = x->dims[1], D = 1;

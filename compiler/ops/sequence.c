@@ -119,7 +119,7 @@ static nn_status infer_sequence_construct(ir_graph *g, ir_node *n) {
 static nn_status infer_sequence_insert(ir_graph *g, ir_node *n) {
   const ir_seq *s = seq_in(g, n, 0);
   ir_tensor *t = ir_in(n, 1);
-  int at;
+  int at = 0;
   if (!s)
     return NN_ERR;
   if (!t || t->seq)
@@ -137,7 +137,7 @@ static nn_status infer_sequence_insert(ir_graph *g, ir_node *n) {
 
 static nn_status infer_sequence_erase(ir_graph *g, ir_node *n) {
   const ir_seq *s = seq_in(g, n, 0);
-  int at;
+  int at = 0;
   if (!s)
     return NN_ERR;
   if (s->n == 0)
@@ -153,7 +153,7 @@ static nn_status infer_sequence_erase(ir_graph *g, ir_node *n) {
 
 static nn_status infer_sequence_at(ir_graph *g, ir_node *n) {
   const ir_seq *s = seq_in(g, n, 0);
-  int at;
+  int at = 0;
   if (!s || position(g, n, 1, s->n, 0, 0, &at))
     return NN_ERR;
   if (!ir_in(n, 1))

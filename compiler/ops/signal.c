@@ -75,7 +75,7 @@ static int64_t window_size(ir_graph *g, const ir_node *n) {
 }
 
 static nn_status infer_window(ir_graph *g, ir_node *n) {
-  ir_dtype t;
+  ir_dtype t = IR_FLOAT;
   if (check_arity(g, n, 1, 1) || generator_dtype(g, n, &t))
     return NN_ERR;
   int64_t size = window_size(g, n);
@@ -142,7 +142,7 @@ static nn_status mel_read(ir_graph *g, const ir_node *n, mel_args *m) {
 }
 
 static nn_status infer_mel(ir_graph *g, ir_node *n) {
-  ir_dtype t;
+  ir_dtype t = IR_FLOAT;
   mel_args m;
   if (check_arity(g, n, 5, 5) || generator_dtype(g, n, &t) || mel_read(g, n, &m))
     return NN_ERR;
