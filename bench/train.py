@@ -9,7 +9,7 @@ batches (torch.set_num_threads(T)), after one warm-up batch. Prints seconds per 
 and the ratio (PyTorch s / nncc s: above 1 means nncc is faster).
 
 usage: /work/main/.venv/bin/python bench/train.py [--nncc build/nncc] [--threads 1 2]
-       [--models keras_cnn mlp] [--samples 60000]
+       [--models keras_cnn row_lstm mlp] [--samples 60000]
 """
 import argparse
 import gzip
@@ -28,7 +28,19 @@ import torch.nn as nn
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = "/usr/share/datasets/fashion-mnist"
 
-# The issue's recipes: the .nn file, nncc train's options, and the same net in torch.
+class RowLSTM(nn.Module):
+    """28 rows of 28 pixels through an LSTM of 128 units; its last state to 10 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm, self.fc = nn.LSTM(28, 128, batch_first=True), nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.fc(self.lstm(x)[1][0][-1])
+
+
+# The issue's recipes (and a recurrent one): the .nn file, nncc train's options, and
+# the same net in torch.
 RECIPES = {
     "keras_cnn": {
         "nn": "models/nn/keras_cnn.nn",
@@ -37,6 +49,13 @@ RECIPES = {
                                        nn.Flatten(), nn.Linear(32 * 24 * 24, 10)),
         "optimizer": lambda p: torch.optim.Adam(p, lr=1e-3),
         "shape": (1, 28, 28),
+    },
+    "row_lstm": {
+        "nn": "models/nn/row_lstm.nn",
+        "options": ["--optimizer", "adam", "--lr", "0.001", "--batch", "64"],
+        "torch": lambda: RowLSTM(),
+        "optimizer": lambda p: torch.optim.Adam(p, lr=1e-3),
+        "shape": (28, 28),
     },
     "mlp": {
         "nn": "models/nn/mlp.nn",
