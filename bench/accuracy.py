@@ -8,7 +8,7 @@ test images after the last epoch. Single runs differ by a few tenths of a percen
 a target near the mean is judged on the distribution, not on one run.
 
 usage: .venv/bin/python bench/accuracy.py [--nncc build/nncc] [--model keras_cnn]
-       [--seeds 1 2 3] [--epochs 3] [--threads 2] [--sides nncc torch]
+       [--seeds 1 2 3] [--epochs 3] [--threads 2] [--sides nncc torch] [--nn FILE.nn]
 """
 import argparse
 import os
@@ -70,13 +70,14 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sides", nargs="+", choices=["nncc", "torch"], default=["nncc", "torch"])
+    ap.add_argument("--nn", help="another .nn file of the same network (e.g. another init)")
     a = ap.parse_args()
     recipe = RECIPES[a.model]
     results = {}
     with tempfile.TemporaryDirectory(prefix="nncc-accuracy-") as work:
         if "nncc" in a.sides:
             exe = os.path.join(work, a.model)
-            subprocess.run([a.nncc, "train", os.path.join(ROOT, recipe["nn"]), "-o", exe + ".c", "--build",
+            subprocess.run([a.nncc, "train", a.nn or os.path.join(ROOT, recipe["nn"]), "-o", exe + ".c", "--build",
                             *recipe["options"]], check=True)
             results["nncc"] = []
             for s in a.seeds:

@@ -50,6 +50,8 @@ nn_status pass_gradient(ir_graph *g, bool for_export);
 nn_status pass_infer(ir_graph *g);
 nn_status pass_fold_node(ir_graph *g, ir_node *n);
 nn_status pass_dce(ir_graph *g);
+/* Relu and constant Clip folded into the Conv feeding them (pass_fuse_activation.c). */
+nn_status pass_fuse_activation(ir_graph *g);
 /* Gives every bounded graph output its actual-shape companion output. */
 nn_status pass_bounded(ir_graph *g);
 /* 16-bit floats computed in float32 (pass_widen.c): Casts inserted in front of

@@ -33,7 +33,8 @@ nn_status pipeline_run(ir_graph *g, const pipeline_options *o) {
    * writes out; passes that only serve code generation go below. */
   if (o->onnx_level)
     return NN_OK;
-  if (after(g, o, "bounded", pass_bounded(g)) || after(g, o, "plan", pass_plan(g, opt)) ||
+  if ((opt && !o->train && after(g, o, "fuse-activation", pass_fuse_activation(g))) ||
+      after(g, o, "bounded", pass_bounded(g)) || after(g, o, "plan", pass_plan(g, opt)) ||
       after(g, o, "strings", pass_strings(g)))
     return NN_ERR;
   return NN_OK;

@@ -1,4 +1,7 @@
-/* The conv family: Conv and ConvTranspose, as direct loops over NCHW data.
+/* The conv family: Conv and ConvTranspose. float32 1-D/2-D Convs with a few
+ * channels per group and stride-1 ConvTransposes go to the GEMM kernel
+ * (conv_gemm.c), depthwise Convs to conv_depthwise.c; the rest run here as
+ * direct loops over NCHW data.
  * Every path gives each task a block of mr output channels, so each input
  * load feeds mr outputs, and sums cu input channels per load and store of an
  * output, so memory traffic stays low per multiply-add:
@@ -14,6 +17,7 @@
 
 #include "common.h"
 #include "conv_geom.h"
+#include "conv_gemm.h"
 #include "grad_rules.h"
 
 static int64_t floor_div2(int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); }
@@ -689,6 +693,19 @@ static void emit_conv_common(emit_ctx *e, const ir_node *n, bool tr) {
   if (ir_numel(n->outputs[0]) == 0 || conv_geometry(e->g, n, tr, &c))
     return;
   c.dtype = n->outputs[0]->dtype;
+  conv_act act = conv_act_of(n);
+  if (!tr && conv_gemm_fits(&c)) {
+    emit_conv_gemm(e, &c, ir_in(n, 2) != NULL, &act);
+    return;
+  }
+  if (tr && convt_gemm_fits(&c)) {
+    emit_convt_gemm(e, &c, ir_in(n, 2) != NULL);
+    return;
+  }
+  if (!tr && conv_depthwise_fits(&c)) {
+    emit_conv_depthwise(e, &c, ir_in(n, 2) != NULL, &act);
+    return;
+  }
   conv_nest q = make_nest(&c, tr, c.dtype);
   long long Cg = (long long)q.cg, Mg = (long long)(c.M / c.G), M = (long long)c.M;
   int64_t ksz = plane_size(&c, c.k), isz = plane_size(&c, c.in), osz = q.osz;
@@ -725,6 +742,14 @@ static void emit_conv_common(emit_ctx *e, const ir_node *n, bool tr) {
     emit_nest(e, &q, xb, wb);
   }
   emit_close(e);
+  if (act.on) { /* a folded activation, over the whole output */
+    emit_simd_minmax(e, "");
+    emit_open(e, "for (int64_t i = 0; i < %lld; i++)", (long long)ir_numel(n->outputs[0]));
+    emit_line(e, "%s v = out0[i];", q.ct);
+    emit_conv_act(e, &act, "v");
+    emit_line(e, "out0[i] = v;");
+    emit_close(e);
+  }
 }
 
 static void emit_conv(emit_ctx *e, const ir_node *n) { emit_conv_common(e, n, false); }

@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "conv_geom.h"
+#include "conv_gemm.h"
 #include "grad_rules.h"
 
 typedef struct {
@@ -344,6 +345,16 @@ static void emit_conv_grad_weight(emit_ctx *e, const ir_node *n) {
     return;
   const char *T = ir_dtype_ctype(n->inputs[0]->dtype);
   size_t es = ir_dtype_size(n->inputs[0]->dtype);
+  conv_geo c = {.nsp = w.nsp, .N = w.N, .C = w.C, .M = w.M, .G = w.G,
+                .dtype = n->inputs[0]->dtype};
+  for (int i = 0; i < w.nsp; i++) {
+    c.in[i] = w.in[i], c.out[i] = w.out[i], c.k[i] = w.k[i];
+    c.s[i] = w.s[i], c.d[i] = w.d[i], c.pb[i] = w.p[i];
+  }
+  if (conv_wgrad_gemm_fits(&c)) {
+    emit_conv_wgrad_gemm(e, &c);
+    return;
+  }
   wg_flat f;
   if (wg_flat_plan(&w, es, &f)) {
     emit_wgrad_flat(e, &w, &f, T, es);

@@ -7,6 +7,7 @@
 
 #include "autodiff.h"
 #include "common.h"
+#include "gemm_tile.h"
 
 #define MM_MR 8    /* rows per block: each load of B feeds this many rows */
 #define MM_KU 4    /* k steps per pass over a block of y */
@@ -157,13 +158,103 @@ static void emit_block_dot(emit_ctx *e, const mm_desc *d, int mr) {
   }
 }
 
+/* float32 with rows of A and B contiguous and enough columns: the
+ * register-blocked micro-kernel (gemm_tile.c). */
+static bool tiles_fit(const mm_desc *d) {
+  return d->t == IR_FLOAT && d->a_k == 1 && d->b_j == 1 && d->alpha == 1.0 && d->N >= GT_NR &&
+         d->K >= 4;
+}
+
+/* mr rows of y over columns [j0, j1) for k in [k0, k0 + kc), y already holding
+ * the partial sum: GT_MR x GT_NR tiles, the last column tile partial. */
+static void emit_tile_rows(emit_ctx *e, const mm_desc *d, int mr, bool partial) {
+  gemm_tile t = {.mr = mr, .nv = GT_NR / GT_VEC, .a = "wa", .lda = d->a_i, .b = "bt",
+                 .ldb = d->b_k, .y = "yo", .ldy = d->N, .kc = "kc", .first = "0"};
+  emit_line(e, "const float *restrict wa = a + m * %lld + k0;", (long long)d->a_i);
+  emit_open(e, "for (int64_t t0 = j0; t0 < j1; t0 += %d)", GT_NR);
+  emit_line(e, "const float *restrict bt = b + k0 * %lld + t0;", (long long)d->b_k);
+  emit_line(e, "float *restrict yo = y + m * %lld + t0;", (long long)d->N);
+  if (partial)
+    emit_open(e, "if (j1 - t0 >= %d)", GT_NR);
+  emit_gemm_tile(e, &t);
+  if (partial) {
+    emit_close(e);
+    emit_open(e, "else");
+    emit_line(e, "const int64_t rem = j1 - t0;");
+    t.cols = "rem";
+    emit_open(e, "if (rem > %d)", GT_VEC);
+    emit_gemm_tile(e, &t);
+    emit_close(e);
+    emit_open(e, "else");
+    t.nv = 1;
+    emit_gemm_tile(e, &t);
+    emit_close(e);
+    emit_close(e);
+  }
+  emit_close(e);
+}
+
+#define MM_KB 256 /* k steps per pass: a tile's rows of A stay in L1 */
+
+static void emit_tile_cols(emit_ctx *e, const mm_desc *d, int mr) {
+  emit_for(e, "r", mr);
+  emit_open(e, "for (int64_t j = j0; j < j1; j++)");
+  emit_line(e, "y[r * %lld + j] = %s;", (long long)d->N, init_expr(e, d, "r", "j"));
+  emit_close(e);
+  emit_close(e);
+  bool partial = d->N % GT_NR != 0;
+  emit_open(e, "for (int64_t k0 = 0; k0 < %lld; k0 += %d)", (long long)d->K, MM_KB);
+  emit_line(e, "const int64_t kc = %lld - k0 < %d ? %lld - k0 : %d;", (long long)d->K, MM_KB,
+            (long long)d->K, MM_KB);
+  /* rows in tiles of GT_MR, except that a tail of 2 (an 8-row block) or 4
+   * goes as tiles of 4: a 2-row tile runs at a third of the speed */
+  int tail = mr % GT_MR, n6 = mr / GT_MR, n4 = 0;
+  if (tail == 2 && n6 > 0)
+    n6--, n4 = 2, tail = 0;
+  else if (tail == 4)
+    n4 = 1, tail = 0;
+  emit_line(e, "int64_t m = 0;");
+  if (n6 > 0) {
+    emit_open(e, "for (; m < %d; m += %d)", n6 * GT_MR, GT_MR);
+    emit_tile_rows(e, d, GT_MR, partial);
+    emit_close(e);
+  }
+  if (n4 > 0) {
+    emit_open(e, "for (; m < %d; m += 4)", n6 * GT_MR + n4 * 4);
+    emit_tile_rows(e, d, 4, partial);
+    emit_close(e);
+  }
+  if (tail) {
+    emit_open(e, "%s", "");
+    emit_tile_rows(e, d, tail, partial);
+    emit_close(e);
+  }
+  emit_close(e);
+}
+
+static void emit_block_tiles(emit_ctx *e, const mm_desc *d, int mr) {
+  if (!d->col_tasks) {
+    emit_line(e, "const int64_t j0 = 0, j1 = %lld;", (long long)d->N);
+    emit_tile_cols(e, d, mr);
+    return;
+  }
+  int64_t chunks = (d->N + MM_CH - 1) / MM_CH;
+  emit_parallel_for(e, "jc", chunks, 2 * mr * MM_CH * d->K);
+  emit_line(e, "const int64_t j0 = jc * %d, j1 = j0 + %d < %lld ? j0 + %d : %lld;", MM_CH, MM_CH,
+            (long long)d->N, MM_CH, (long long)d->N);
+  emit_tile_cols(e, d, mr);
+  emit_close(e);
+}
+
 static void emit_block(emit_ctx *e, const mm_desc *d, int mr, const char *a, const char *b,
                        const char *y) {
   const char *ct = ir_dtype_ctype(d->t);
   emit_line(e, "const %s *restrict a = %s + i0 * %lld;", ct, a, (long long)d->a_i);
   emit_line(e, "const %s *restrict b = %s;", ct, b);
   emit_line(e, "%s *restrict y = %s + i0 * %lld;", ct, y, (long long)d->N);
-  if (d->b_j == 1 && d->N > 1)
+  if (tiles_fit(d))
+    emit_block_tiles(e, d, mr);
+  else if (d->b_j == 1 && d->N > 1)
     emit_block_axpy(e, d, mr);
   else
     emit_block_dot(e, d, mr);
@@ -246,8 +337,11 @@ static void emit_gemm(emit_ctx *e, const ir_node *n) {
     d.cj = dims[1] != 1 ? 1 : 0;
     d.ci = dims[0] != 1 ? dims[1] : 0;
   }
-  if (ir_numel(Y) > 0)
-    emit_rows(e, d, M, true, "in0", "in1", "out0");
+  if (ir_numel(Y) == 0)
+    return;
+  if (tiles_fit(&d))
+    emit_gemm_tile_types(e, false);
+  emit_rows(e, d, M, true, "in0", "in1", "out0");
 }
 
 /* ---- MatMul: NumPy matmul, 1-D operands and broadcast batch dims ---- */
@@ -349,6 +443,8 @@ static void emit_matmul(emit_ctx *e, const ir_node *n) {
     b_fixed = b_fixed && (s.b_bs[d] == 0 || s.batch[d] == 1);
   }
   mm_desc d = {s.N, s.K, s.K, 1, s.N, 1, Y->dtype, 1.0, 1.0, false, 0, 0, false};
+  if (tiles_fit(&d))
+    emit_gemm_tile_types(e, false);
   if (b_fixed) { /* then A has every batch index, stored in order */
     emit_rows(e, d, nbatch * s.M, true, "in0", "in1", "out0");
     return;
