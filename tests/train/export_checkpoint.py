@@ -8,7 +8,7 @@ bytes, and onnxruntime on them gives the trainer's validation loss. Then
 every error by its text: another model's or other options' checkpoint, a
 truncated, damaged or foreign file, a GAN file, a missing -o; none leaves
 a file behind."""
-import argparse, os, shutil, subprocess, sys, tempfile
+import argparse, os, shutil, sys, tempfile
 
 import numpy as np
 
@@ -32,18 +32,8 @@ train {
   early_stopping = early_stopping(val_loss, 1)
 }
 """
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def run(*args):
-    p = subprocess.run([str(a) for a in args], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, failures, run  # noqa: E402
 
 
 def final_val_loss(out):

@@ -4,7 +4,7 @@ program builds alone (gcc and clang, -Wall -Wextra -Werror), trains a small
 classifier, resumes from a checkpoint bit-identically, stops on a loss that
 is not a number, and exports ONNX that onnxruntime and nncc both run to the
 trainer's own validation figures."""
-import argparse, os, shutil, subprocess, sys, tempfile
+import argparse, os, shutil, sys, tempfile
 
 import numpy as np
 
@@ -27,13 +27,8 @@ train {
 }
 """
 CKPT_HEADER = 96  # runtime/checkpoint.c
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, failures, run  # noqa: E402
 
 
 def clusters(n, rng):
@@ -41,11 +36,6 @@ def clusters(n, rng):
     y = rng.integers(0, 3, n)
     x = np.clip(centers[y] + rng.normal(0, 30, (n, 4)), 0, 255) / 255
     return x.astype(np.float32), y.astype(np.int64)
-
-
-def run(*args):
-    p = subprocess.run([str(a) for a in args], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
 
 
 def figure(out, key):

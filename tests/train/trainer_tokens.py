@@ -5,7 +5,7 @@ task to a stated accuracy, a model with two inputs (--train-input NAME=FILE)
 learns one that needs both, a tagger learns a class per position, the exports agree with the trainer under
 onnxruntime, every new data and command-line error is checked by its text,
 and models/nn's GRU and LSTM models train one epoch by program."""
-import argparse, os, shutil, subprocess, sys, tempfile
+import argparse, os, shutil, sys, tempfile
 
 import numpy as np
 
@@ -98,18 +98,8 @@ train {
   seed      = 2
 }
 """
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def run(*args):
-    p = subprocess.run([str(a) for a in args], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, failures, run  # noqa: E402
 
 
 def figure(out, key):

@@ -5,7 +5,7 @@ checkpoint's step count is the samples seen), and two steps equal two
 per-sample SGD steps of PyTorch from the same initial weights. A batch
 forced beside it (`--batch`, or `batch =` in the block) is an error
 naming both."""
-import argparse, os, shutil, struct, subprocess, sys, tempfile
+import argparse, os, shutil, struct, sys, tempfile
 
 import numpy as np
 
@@ -27,18 +27,8 @@ train {
 }
 """
 CKPT_STEP_OFFSET = 32  # runtime/checkpoint.c: magic, hash, state bytes, epochs, then steps
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def run(*args):
-    p = subprocess.run([str(a) for a in args], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, failures, run  # noqa: E402
 
 
 def weights(path):
