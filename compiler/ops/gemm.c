@@ -95,20 +95,6 @@ static void emit_axpy_cols(emit_ctx *e, const mm_desc *d, int mr) {
   }
 }
 
-static void emit_block_axpy(emit_ctx *e, const mm_desc *d, int mr) {
-  if (!d->col_tasks) {
-    emit_line(e, "const int64_t j0 = 0, j1 = %lld;", (long long)d->N);
-    emit_axpy_cols(e, d, mr);
-    return;
-  }
-  int64_t chunks = (d->N + MM_CH - 1) / MM_CH;
-  emit_parallel_for(e, "jc", chunks, 2 * mr * MM_CH * d->K);
-  emit_line(e, "const int64_t j0 = jc * %d, j1 = j0 + %d < %lld ? j0 + %d : %lld;", MM_CH, MM_CH,
-            (long long)d->N, MM_CH, (long long)d->N);
-  emit_axpy_cols(e, d, mr);
-  emit_close(e);
-}
-
 /* ju columns of y's mr rows from column j, as dot products along k (B
  * transposed, or N == 1): mr * ju sums share each load of A and B. */
 static void emit_dot_cols(emit_ctx *e, const mm_desc *d, int mr, int ju) {
@@ -232,17 +218,20 @@ static void emit_tile_cols(emit_ctx *e, const mm_desc *d, int mr) {
   emit_close(e);
 }
 
-static void emit_block_tiles(emit_ctx *e, const mm_desc *d, int mr) {
+/* Columns [j0, j1) of the block by `cols`: all N at once, or chunks of
+ * MM_CH columns on threads when the block's rows alone are too few. */
+static void emit_block_cols(emit_ctx *e, const mm_desc *d, int mr,
+                            void (*cols)(emit_ctx *, const mm_desc *, int)) {
   if (!d->col_tasks) {
     emit_line(e, "const int64_t j0 = 0, j1 = %lld;", (long long)d->N);
-    emit_tile_cols(e, d, mr);
+    cols(e, d, mr);
     return;
   }
   int64_t chunks = (d->N + MM_CH - 1) / MM_CH;
   emit_parallel_for(e, "jc", chunks, 2 * mr * MM_CH * d->K);
   emit_line(e, "const int64_t j0 = jc * %d, j1 = j0 + %d < %lld ? j0 + %d : %lld;", MM_CH, MM_CH,
             (long long)d->N, MM_CH, (long long)d->N);
-  emit_tile_cols(e, d, mr);
+  cols(e, d, mr);
   emit_close(e);
 }
 
@@ -253,9 +242,9 @@ static void emit_block(emit_ctx *e, const mm_desc *d, int mr, const char *a, con
   emit_line(e, "const %s *restrict b = %s;", ct, b);
   emit_line(e, "%s *restrict y = %s + i0 * %lld;", ct, y, (long long)d->N);
   if (tiles_fit(d))
-    emit_block_tiles(e, d, mr);
+    emit_block_cols(e, d, mr, emit_tile_cols);
   else if (d->b_j == 1 && d->N > 1)
-    emit_block_axpy(e, d, mr);
+    emit_block_cols(e, d, mr, emit_axpy_cols);
   else
     emit_block_dot(e, d, mr);
 }
