@@ -18,7 +18,6 @@ The last line is `N passed, M failed`; exit status 1 when any case fails.
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -29,6 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import recurrent_models  # noqa: E402  (check_c: the gcc/clang build check)
+from nncc_run import nncc_run  # noqa: E402
 
 CASES = []
 RNG = np.random.default_rng(7)
@@ -191,23 +191,14 @@ def matmul_cases():
 
 def run_case(nncc, name, model, feeds, want, work, cc):
     """want: the expected outputs, or None to ask onnxruntime."""
-    os.makedirs(work, exist_ok=True)
-    path = os.path.join(work, "model.onnx")
-    with open(path, "wb") as f:
-        f.write(model.SerializeToString())
     if want is None:
-        want = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)
-    cmd = [nncc, "run", path, "--output-dir", work]
-    for i, (k, v) in enumerate(feeds.items()):
-        np.save(os.path.join(work, f"in{i}.npy"), v)
-        cmd += ["--input", f"{k}={os.path.join(work, f'in{i}.npy')}"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if r.returncode != 0:
-        print(f"nncc run failed: {r.stderr.strip()[-2000:]}")
+        buf = model.SerializeToString()
+        want = ort.InferenceSession(buf, providers=["CPUExecutionProvider"]).run(None, feeds)
+    path, outs = nncc_run(nncc, model, feeds, work)
+    if outs is None:
         return False
     ok = True
-    for i, w in enumerate(want):
-        got = np.load(os.path.join(work, f"output_{i}.npy"))
+    for i, (w, got) in enumerate(zip(want, outs)):
         scale = max(1.0, float(np.abs(w).max()))
         err = float(np.abs(got - w).max()) if got.shape == w.shape else float("inf")
         if not err <= 1e-4 * scale:

@@ -30,6 +30,7 @@ from onnx import TensorProto, helper, numpy_helper
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import recurrent_models  # noqa: E402  (check_c: the gcc/clang build check)
+from nncc_run import nncc_run  # noqa: E402
 
 DOMAIN = "ai.onnx.preview.training"
 OPSETS = [helper.make_opsetid("", 17), helper.make_opsetid(DOMAIN, 1)]
@@ -117,23 +118,6 @@ def test_model(c):
     return model, cast(c["inputs"])
 
 
-def run_nncc(nncc, model, feeds, work):
-    os.makedirs(work, exist_ok=True)
-    path = os.path.join(work, "model.onnx")
-    with open(path, "wb") as f:
-        f.write(model.SerializeToString())
-    cmd = [nncc, "run", path, "--output-dir", work]
-    for k, (name, val) in enumerate(feeds.items()):
-        np.save(os.path.join(work, f"in{k}.npy"), val)
-        cmd += ["--input", f"{name}={os.path.join(work, f'in{k}.npy')}"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        print(f"nncc run failed: {r.stderr.strip()[-2000:]}")
-        return path, None
-    n_out = len(model.graph.output)
-    return path, [np.load(os.path.join(work, f"output_{k}.npy")) for k in range(n_out)]
-
-
 def compare(what, got, ref, dtype, tol):
     if got.shape != ref.shape or got.dtype != dtype:
         print(f"{what}: {got.dtype}{list(got.shape)}, expected {np.dtype(dtype)}{list(ref.shape)}")
@@ -147,7 +131,7 @@ def compare(what, got, ref, dtype, tol):
 
 def run_case(nncc, c, work, cc):
     model, feeds = test_model(c)
-    path, got = run_nncc(nncc, model, feeds, work)
+    path, got = nncc_run(nncc, model, feeds, work)
     if got is None:
         return False
     ok = compare(f"y '{c['y']}'", got[0], values(c, [c["y"]])[0], c["dtype"], c["tol"])
@@ -211,7 +195,7 @@ def second_order(nncc, work, cc):
              helper.make_node("Gradient", ["a"], ["da"], name="first", domain=DOMAIN, xs=["a"], y="d"),
              helper.make_node("Gradient", ["a"], ["dda"], name="second", domain=DOMAIN, xs=["a"],
                               y="da")]
-    path, got = run_nncc(nncc, model_of(nodes, {"a": a}, {}, ["da", "dda"], TensorProto.DOUBLE),
+    path, got = nncc_run(nncc, model_of(nodes, {"a": a}, {}, ["da", "dda"], TensorProto.DOUBLE),
                          {"a": a}, work)
     if got is None:
         return False

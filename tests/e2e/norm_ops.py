@@ -29,6 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import recurrent_models  # noqa: E402  (check_c: the gcc/clang build check)
+from nncc_run import nncc_run  # noqa: E402
 
 CASES = []
 
@@ -277,21 +278,11 @@ def run_error(nncc, name, node, inputs, opset, want, work):
 
 
 def run_case(nncc, name, model, feeds, refs, tol, work, cc):
-    os.makedirs(work, exist_ok=True)
-    path = os.path.join(work, "model.onnx")
-    with open(path, "wb") as f:
-        f.write(model.SerializeToString())
-    cmd = [nncc, "run", path, "--output-dir", work]
-    for k, (iname, val) in enumerate(feeds.items()):
-        np.save(os.path.join(work, f"in{k}.npy"), val)
-        cmd += ["--input", f"{iname}={os.path.join(work, f'in{k}.npy')}"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        print(f"nncc run failed: {r.stderr.strip()[-2000:]}")
+    path, outs = nncc_run(nncc, model, feeds, work, timeout=300)
+    if outs is None:
         return False
     ok = True
-    for k, ref in enumerate(refs):
-        got = np.load(os.path.join(work, f"output_{k}.npy"))
+    for k, (ref, got) in enumerate(zip(refs, outs)):
         ref = np.asarray(ref)
         if got.shape != ref.shape or got.dtype != ref.dtype:
             print(f"output {k}: {got.dtype}{list(got.shape)}, expected {ref.dtype}{list(ref.shape)}")
